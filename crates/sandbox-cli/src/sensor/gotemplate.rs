@@ -1,0 +1,513 @@
+//! The part of Go's `text/template` (with a few sprig functions) that
+//! Sensors use in `dataTemplate` and filter `template`: field chains such as
+//! `{{ .Input.body.pull_request.number }}` and simple pipelines such as
+//! `{{ .Input.body.x | toString | lower }}` or `{{ .Input.sha | substr 0 7 }}`.
+//! Anything else (`if`, `range`, variables, other functions) is reported as
+//! unsupported rather than guessed.
+
+use super::gjson_go::format_go_float;
+use serde_json::Value as Json;
+
+/// Why a template produced no text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TemplateError {
+    /// sensor-test does not implement this construct.
+    Unsupported(String),
+    /// Go would fail to parse or execute it (Argo Events then falls back).
+    Failed(String),
+}
+
+impl std::fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TemplateError::Unsupported(what) => write!(f, "unsupported by sensor-test: {what}"),
+            TemplateError::Failed(why) => write!(f, "template fails: {why}"),
+        }
+    }
+}
+
+/// A Go value as the template sees it.
+#[derive(Debug, Clone, PartialEq)]
+enum V {
+    /// A nil interface: a missing map key or JSON null.
+    Nil,
+    Str(String),
+    /// JSON numbers decode to float64.
+    Float(f64),
+    /// What `int` returns.
+    Int(i64),
+    Bool(bool),
+    /// Arrays and objects.
+    Other(Json),
+}
+
+impl V {
+    fn from_json(j: &Json) -> V {
+        match j {
+            Json::Null => V::Nil,
+            Json::Bool(b) => V::Bool(*b),
+            Json::Number(n) => V::Float(n.as_f64().unwrap_or(0.0)),
+            Json::String(s) => V::Str(s.clone()),
+            other => V::Other(other.clone()),
+        }
+    }
+
+    fn type_name(&self) -> &'static str {
+        match self {
+            V::Nil => "nil",
+            V::Str(_) => "string",
+            V::Float(_) => "float64",
+            V::Int(_) => "int",
+            V::Bool(_) => "bool",
+            V::Other(Json::Array(_)) => "[]interface {}",
+            V::Other(_) => "map[string]interface {}",
+        }
+    }
+
+    /// `fmt.Sprint` of the value.
+    fn print(&self) -> String {
+        match self {
+            V::Nil => "<nil>".into(),
+            V::Str(s) => s.clone(),
+            V::Float(f) => format_go_float(*f),
+            V::Int(i) => i.to_string(),
+            V::Bool(b) => b.to_string(),
+            V::Other(j) => print_json(j),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            V::Nil => true,
+            V::Str(s) => s.is_empty(),
+            V::Float(f) => *f == 0.0,
+            V::Int(i) => *i == 0,
+            V::Bool(b) => !b,
+            V::Other(Json::Array(a)) => a.is_empty(),
+            V::Other(Json::Object(o)) => o.is_empty(),
+            V::Other(_) => false,
+        }
+    }
+}
+
+fn print_json(j: &Json) -> String {
+    match j {
+        Json::Array(items) => format!(
+            "[{}]",
+            items
+                .iter()
+                .map(|i| V::from_json(i).print())
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+        Json::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let parts: Vec<String> = keys
+                .iter()
+                .map(|k| format!("{k}:{}", V::from_json(&map[*k]).print()))
+                .collect();
+            format!("map[{}]", parts.join(" "))
+        }
+        other => V::from_json(other).print(),
+    }
+}
+
+/// Render `template` with `.Input` bound to `input`.
+pub fn render(template: &str, input: &Json) -> Result<String, TemplateError> {
+    let root = serde_json::json!({ "Input": input });
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        let mut text = &rest[..start];
+        let mut action = &rest[start + 2..];
+        if let Some(trimmed) = action.strip_prefix("- ") {
+            text = text.trim_end();
+            action = trimmed;
+        }
+        out.push_str(text);
+        let end = action
+            .find("}}")
+            .ok_or_else(|| TemplateError::Failed("unclosed action".into()))?;
+        let mut body = &action[..end];
+        rest = &action[end + 2..];
+        if let Some(trimmed) = body.strip_suffix(" -") {
+            body = trimmed;
+            rest = rest.trim_start();
+        }
+        let body = body.trim();
+        if body.starts_with("/*") && body.ends_with("*/") {
+            continue;
+        }
+        let value = pipeline(body, &root)?;
+        // A missing key prints as "<no value>" at the top of an action.
+        out.push_str(&if value == V::Nil {
+            "<no value>".to_string()
+        } else {
+            value.print()
+        });
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+const KEYWORDS: &[&str] = &[
+    "if", "else", "end", "range", "with", "define", "template", "block", "break", "continue",
+];
+
+fn pipeline(body: &str, root: &Json) -> Result<V, TemplateError> {
+    let first = body.split_whitespace().next().unwrap_or("");
+    if KEYWORDS.contains(&first) {
+        return Err(TemplateError::Unsupported(format!("the {first:?} action")));
+    }
+    if body.contains('$') || body.contains('(') {
+        return Err(TemplateError::Unsupported(
+            "variables and parenthesised pipelines".into(),
+        ));
+    }
+    let mut piped: Option<V> = None;
+    for command in split_outside_quotes(body, '|') {
+        let words = words(command.trim())?;
+        let Some((head, args)) = words.split_first() else {
+            return Err(TemplateError::Failed("missing value for command".into()));
+        };
+        let value = if head.starts_with('.') || is_literal(head) {
+            if !args.is_empty() || piped.is_some() {
+                return Err(TemplateError::Failed(format!(
+                    "can't give argument to non-function {head}"
+                )));
+            }
+            operand(head, root)?
+        } else {
+            let mut values = args
+                .iter()
+                .map(|a| operand(a, root))
+                .collect::<Result<Vec<_>, _>>()?;
+            if let Some(p) = piped.take() {
+                values.push(p);
+            }
+            call(head, values)?
+        };
+        piped = Some(value);
+    }
+    piped.ok_or_else(|| TemplateError::Failed("empty pipeline".into()))
+}
+
+fn is_literal(word: &str) -> bool {
+    word.starts_with('"')
+        || word.starts_with('`')
+        || word == "true"
+        || word == "false"
+        || word == "nil"
+        || word.starts_with(|c: char| c.is_ascii_digit() || c == '-')
+}
+
+fn operand(word: &str, root: &Json) -> Result<V, TemplateError> {
+    if let Some(path) = word.strip_prefix('.') {
+        let mut current = V::Other(root.clone());
+        if path.is_empty() {
+            return Ok(current);
+        }
+        for field in path.split('.') {
+            current = match current {
+                V::Other(Json::Object(map)) => map.get(field).map_or(V::Nil, V::from_json),
+                V::Nil => {
+                    return Err(TemplateError::Failed(format!(
+                        "nil pointer evaluating interface {{}}.{field}"
+                    )));
+                }
+                other => {
+                    return Err(TemplateError::Failed(format!(
+                        "can't evaluate field {field} in type {}",
+                        other.type_name()
+                    )));
+                }
+            };
+        }
+        return Ok(current);
+    }
+    if let Some(s) = word.strip_prefix('"').and_then(|w| w.strip_suffix('"')) {
+        return Ok(V::Str(s.replace("\\\"", "\"").replace("\\n", "\n")));
+    }
+    if let Some(s) = word.strip_prefix('`').and_then(|w| w.strip_suffix('`')) {
+        return Ok(V::Str(s.to_string()));
+    }
+    match word {
+        "true" => return Ok(V::Bool(true)),
+        "false" => return Ok(V::Bool(false)),
+        "nil" => return Ok(V::Nil),
+        _ => {}
+    }
+    if let Ok(i) = word.parse::<i64>() {
+        return Ok(V::Int(i));
+    }
+    if let Ok(f) = word.parse::<f64>() {
+        return Ok(V::Float(f));
+    }
+    Err(TemplateError::Unsupported(format!("the operand {word:?}")))
+}
+
+fn string_arg(name: &str, v: &V) -> Result<String, TemplateError> {
+    match v {
+        V::Str(s) => Ok(s.clone()),
+        other => Err(TemplateError::Failed(format!(
+            "error calling {name}: wrong type for value; expected string; got {}",
+            other.type_name()
+        ))),
+    }
+}
+
+fn int_arg(name: &str, v: &V) -> Result<i64, TemplateError> {
+    match v {
+        V::Int(i) => Ok(*i),
+        #[allow(clippy::cast_possible_truncation)]
+        V::Float(f) if f.fract() == 0.0 => Ok(*f as i64),
+        other => Err(TemplateError::Failed(format!(
+            "error calling {name}: wrong type for value; expected int; got {}",
+            other.type_name()
+        ))),
+    }
+}
+
+fn arity(name: &str, args: &[V], n: usize) -> Result<(), TemplateError> {
+    if args.len() == n {
+        Ok(())
+    } else {
+        Err(TemplateError::Failed(format!(
+            "wrong number of args for {name}: want {n} got {}",
+            args.len()
+        )))
+    }
+}
+
+/// sprig's `strval`.
+fn strval(v: &V) -> String {
+    v.print()
+}
+
+fn call(name: &str, args: Vec<V>) -> Result<V, TemplateError> {
+    let s = |i: usize| string_arg(name, &args[i]);
+    Ok(match name {
+        "toString" => {
+            arity(name, &args, 1)?;
+            V::Str(strval(&args[0]))
+        }
+        "lower" | "upper" | "trim" | "title" => {
+            arity(name, &args, 1)?;
+            let text = s(0)?;
+            V::Str(match name {
+                "lower" => text.to_lowercase(),
+                "upper" => text.to_uppercase(),
+                "trim" => text.trim().to_string(),
+                _ => {
+                    let mut chars = text.chars();
+                    chars
+                        .next()
+                        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
+                }
+            })
+        }
+        "trimPrefix" | "trimSuffix" => {
+            arity(name, &args, 2)?;
+            let (affix, text) = (s(0)?, s(1)?);
+            V::Str(if name == "trimPrefix" {
+                text.strip_prefix(affix.as_str())
+                    .unwrap_or(&text)
+                    .to_string()
+            } else {
+                text.strip_suffix(affix.as_str())
+                    .unwrap_or(&text)
+                    .to_string()
+            })
+        }
+        "replace" => {
+            arity(name, &args, 3)?;
+            V::Str(s(2)?.replace(&s(0)?, &s(1)?))
+        }
+        "substr" => {
+            arity(name, &args, 3)?;
+            let (start, end, text) = (int_arg(name, &args[0])?, int_arg(name, &args[1])?, s(2)?);
+            let bytes = text.as_bytes();
+            let len = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
+            let slice = if start < 0 {
+                &bytes[..usize::try_from(end.clamp(0, len)).unwrap_or(0)]
+            } else if end < 0 || end > len {
+                &bytes[usize::try_from(start.min(len)).unwrap_or(0)..]
+            } else {
+                &bytes[usize::try_from(start.min(end)).unwrap_or(0)
+                    ..usize::try_from(end).unwrap_or(0)]
+            };
+            V::Str(String::from_utf8_lossy(slice).into_owned())
+        }
+        "trunc" => {
+            arity(name, &args, 2)?;
+            let (n, text) = (int_arg(name, &args[0])?, s(1)?);
+            let len = i64::try_from(text.len()).unwrap_or(i64::MAX);
+            V::Str(if n >= 0 && len > n {
+                text[..usize::try_from(n).unwrap_or(0)].to_string()
+            } else if n < 0 && len > -n {
+                text[usize::try_from(len + n).unwrap_or(0)..].to_string()
+            } else {
+                text
+            })
+        }
+        "quote" => V::Str(
+            args.iter()
+                .filter(|a| **a != V::Nil)
+                .map(|a| serde_json::to_string(&strval(a)).unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        "default" => {
+            if args.is_empty() || args.len() > 2 {
+                return Err(TemplateError::Failed(
+                    "wrong number of args for default".into(),
+                ));
+            }
+            match args.get(1) {
+                Some(given) if !given.is_empty() => given.clone(),
+                _ => args[0].clone(),
+            }
+        }
+        "int" | "int64" => {
+            arity(name, &args, 1)?;
+            #[allow(clippy::cast_possible_truncation)]
+            V::Int(match &args[0] {
+                V::Int(i) => *i,
+                V::Float(f) => *f as i64,
+                V::Str(text) => text.trim().parse().unwrap_or(0),
+                V::Bool(b) => i64::from(*b),
+                _ => 0,
+            })
+        }
+        "toJson" => {
+            arity(name, &args, 1)?;
+            V::Str(match &args[0] {
+                V::Nil => "null".into(),
+                V::Str(text) => serde_json::to_string(text).unwrap_or_default(),
+                V::Int(i) => i.to_string(),
+                V::Float(f) => {
+                    serde_json::Number::from_f64(*f).map_or("null".into(), |n| go_json_number(&n))
+                }
+                V::Bool(b) => b.to_string(),
+                V::Other(j) => j.to_string(),
+            })
+        }
+        other => {
+            return Err(TemplateError::Unsupported(format!(
+                "the function {other:?}"
+            )));
+        }
+    })
+}
+
+/// Go's encoding/json prints integral floats without a fraction.
+fn go_json_number(n: &serde_json::Number) -> String {
+    match n.as_f64() {
+        #[allow(clippy::cast_possible_truncation)]
+        Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", f as i64),
+        _ => n.to_string(),
+    }
+}
+
+fn split_outside_quotes(s: &str, sep: char) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut quote: Option<char> = None;
+    let mut start = 0;
+    let mut escaped = false;
+    for (i, c) in s.char_indices() {
+        match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' && q == '"' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None if c == '"' || c == '`' => quote = Some(c),
+            None if c == sep => {
+                parts.push(&s[start..i]);
+                start = i + c.len_utf8();
+            }
+            None => {}
+        }
+    }
+    parts.push(&s[start..]);
+    parts
+}
+
+fn words(command: &str) -> Result<Vec<&str>, TemplateError> {
+    let mut out = Vec::new();
+    let mut rest = command.trim_start();
+    while !rest.is_empty() {
+        let end = match rest.chars().next() {
+            Some(q @ ('"' | '`')) => {
+                let mut escaped = false;
+                let mut end = None;
+                for (i, c) in rest.char_indices().skip(1) {
+                    if escaped {
+                        escaped = false;
+                    } else if c == '\\' && q == '"' {
+                        escaped = true;
+                    } else if c == q {
+                        end = Some(i + 1);
+                        break;
+                    }
+                }
+                end.ok_or_else(|| TemplateError::Failed("unterminated quoted string".into()))?
+            }
+            _ => rest.find(char::is_whitespace).unwrap_or(rest.len()),
+        };
+        out.push(&rest[..end]);
+        rest = rest[end..].trim_start();
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn r(t: &str) -> Result<String, TemplateError> {
+        render(
+            t,
+            &json!({"body": {"n": 42, "big": 1234567, "s": "Hello", "sha": "2c065a1234", "nul": null}}),
+        )
+    }
+
+    #[test]
+    fn fields_and_pipelines() {
+        assert_eq!(r("pr-{{ .Input.body.n }}-").unwrap(), "pr-42-");
+        assert_eq!(r("{{.Input.body.big}}").unwrap(), "1.234567e+06");
+        assert_eq!(r("{{ .Input.body.big | int }}").unwrap(), "1234567");
+        assert_eq!(r("{{ .Input.body.s | lower }}").unwrap(), "hello");
+        assert_eq!(r("{{ .Input.body.n | toString }}").unwrap(), "42");
+        assert_eq!(r("{{ .Input.body.sha | substr 0 7 }}").unwrap(), "2c065a1");
+        assert_eq!(r("{{ .Input.body.missing }}").unwrap(), "<no value>");
+        assert_eq!(r("{{ .Input.body.nul }}").unwrap(), "<no value>");
+        assert_eq!(r("{{- .Input.body.s -}} !").unwrap(), "Hello!");
+    }
+
+    #[test]
+    fn failures_and_unsupported() {
+        assert!(matches!(
+            r("{{ .Input.body.missing.x }}"),
+            Err(TemplateError::Failed(_))
+        ));
+        assert!(matches!(
+            r("{{ .Input.body.n | lower }}"),
+            Err(TemplateError::Failed(_))
+        ));
+        assert!(matches!(
+            r("{{ if .Input }}x{{ end }}"),
+            Err(TemplateError::Unsupported(_))
+        ));
+        assert!(matches!(
+            r("{{ .Input.body.s | sha256sum }}"),
+            Err(TemplateError::Unsupported(_))
+        ));
+    }
+}
