@@ -57,6 +57,10 @@ enum Command {
         /// The X-GitHub-Event a raw GitHub body is wrapped with.
         #[arg(long, value_name = "EVENT", default_value = "pull_request")]
         github_event: String,
+        /// The event file is the event's data exactly as the Sensor sees it
+        /// (a non-GitHub payload): do not wrap it.
+        #[arg(long, conflicts_with = "github_event")]
+        as_event_data: bool,
     },
 }
 
@@ -92,7 +96,11 @@ fn run(cli: Cli) -> Result<ExitCode, Unreadable> {
             event,
             format,
             github_event,
-        } => run_sensor_test(&sensor, &event, format, &github_event).map_err(Unreadable),
+            as_event_data,
+        } => {
+            let wrap = (!as_event_data).then_some(github_event.as_str());
+            run_sensor_test(&sensor, &event, format, wrap).map_err(Unreadable)
+        }
     }
 }
 
@@ -135,7 +143,7 @@ fn run_sensor_test(
     sensor_file: &Path,
     event_file: &Path,
     format: Format,
-    github_event: &str,
+    github_event: Option<&str>,
 ) -> Result<ExitCode> {
     let text = std::fs::read_to_string(sensor_file)
         .with_context(|| format!("cannot read {}", sensor_file.display()))?;
@@ -150,7 +158,10 @@ fn run_sensor_test(
         .with_context(|| format!("cannot read {}", event_file.display()))?;
     let event: serde_json::Value = serde_json::from_str(&event_text)
         .with_context(|| format!("{} is not JSON", event_file.display()))?;
-    let data = sensor::event::event_data(event, github_event);
+    let data = match github_event {
+        Some(github_event) => sensor::event::event_data(event, github_event),
+        None => event,
+    };
     let evaluation = sensor::evaluate(&sensor, &data);
     let out = match format {
         Format::Text => sensor::render_text(&evaluation),

@@ -490,10 +490,18 @@ fn check_plugin(t: &Node, out: &mut Out<'_>) {
     };
     if let Err(error) = registry::check(task, &params) {
         let unknown_task = error.details.iter().any(|p| p.rule == "unknown-task");
+        let params_node = sandbox.get("params");
+        // Point at the offending param's key when the problem names one.
+        let param_line = error
+            .details
+            .iter()
+            .find_map(|p| params_node.and_then(|n| n.key(&p.field)).map(|k| k.line));
         let line = if unknown_task {
             sandbox.get("task").map_or(sandbox.line, |n| n.line)
         } else {
-            sandbox.get("params").map_or(sandbox.line, |n| n.line)
+            param_line
+                .or(sandbox.key("params").map(|k| k.line))
+                .unwrap_or(sandbox.line)
         };
         let detail: Vec<String> = error
             .details

@@ -243,10 +243,7 @@ fn data_filter(f: &Json, data: &str) -> (Result<bool, String>, String) {
                     Some(v) if v == found.boolean => {
                         return (
                             Ok(true),
-                            format!(
-                                "{path} is {shown} (as bool {}), which equals {value}",
-                                found.boolean
-                            ),
+                            format!("{shown} (as bool {}) equals {value}", found.boolean),
                         );
                     }
                     Some(_) => {}
@@ -255,7 +252,7 @@ fn data_filter(f: &Json, data: &str) -> (Result<bool, String>, String) {
             (
                 Ok(false),
                 format!(
-                    "{path} is {shown} (as bool {}), which equals none of {}",
+                    "{shown} (as bool {}) equals none of {}",
                     found.boolean,
                     values.join(", ")
                 ),
@@ -288,15 +285,12 @@ fn data_filter(f: &Json, data: &str) -> (Result<bool, String>, String) {
                     _ => false,
                 };
                 if pass {
-                    return (
-                        Ok(true),
-                        format!("{path} is {shown}; {} {op} {value}", found.float),
-                    );
+                    return (Ok(true), format!("{shown} {op} {value}"));
                 }
             }
             (
                 Ok(false),
-                format!("{path} is {shown}; not {op} any of {}", values.join(", ")),
+                format!("{shown} is not {op} any of {}", values.join(", ")),
             )
         }
         "string" => {
@@ -327,10 +321,7 @@ fn data_filter(f: &Json, data: &str) -> (Result<bool, String>, String) {
                     } else {
                         ""
                     };
-                    return (
-                        Ok(true),
-                        format!("{path} is {shown}, which {verb} regex {value:?}{note}"),
-                    );
+                    return (Ok(true), format!("{shown} {verb} {value:?}{note}"));
                 }
             }
             let verb = if negate {
@@ -340,7 +331,7 @@ fn data_filter(f: &Json, data: &str) -> (Result<bool, String>, String) {
             };
             (
                 Ok(false),
-                format!("{path} is {shown}, which {verb} {}", quoted_list(&values)),
+                format!("{shown} {verb} {}", quoted_list(&values)),
             )
         }
         other => (

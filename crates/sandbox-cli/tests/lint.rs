@@ -1,0 +1,208 @@
+//! `sandbox lint` as a binary: the broken copies under tests/lint/broken
+//! each fail at the line marked `# expect: <rule>`, the valid inputs and
+//! the upstream Argo examples are clean, and the shipped YAML lints clean.
+
+mod common;
+
+use assert_cmd::Command;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+fn sandbox() -> Command {
+    Command::cargo_bin("sandbox").expect("the sandbox binary")
+}
+
+fn lint_dir() -> PathBuf {
+    common::crate_dir().join("tests/lint")
+}
+
+/// `(line, rule)` for every `# expect: rule` marker of a file.
+fn expected(file: &Path) -> BTreeSet<(usize, String)> {
+    std::fs::read_to_string(file)
+        .expect("read test input")
+        .lines()
+        .enumerate()
+        .filter_map(|(i, line)| {
+            line.split_once("# expect: ")
+                .map(|(_, rule)| (i + 1, rule.trim().to_string()))
+        })
+        .collect()
+}
+
+/// `(line, rule)` of the findings printed for `file`.
+fn found(stdout: &str, file: &str) -> BTreeSet<(usize, String)> {
+    stdout
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix(file)?.strip_prefix(':')?;
+            let (line_no, rest) = rest.split_once(": ")?;
+            let (rule, _) = rest.split_once(": ")?;
+            Some((line_no.parse().ok()?, rule.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn each_broken_copy_fails_at_the_marked_line() {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(lint_dir().join("broken"))
+        .expect("broken dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5);
+    for file in files {
+        let name = format!("broken/{}", file.file_name().unwrap().to_string_lossy());
+        let output = sandbox()
+            .current_dir(lint_dir())
+            .args(["lint", "ok", &name])
+            .output()
+            .expect("run");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(1), "{name}: {stdout}");
+        let want = expected(&file);
+        assert!(!want.is_empty(), "{name} has no # expect: marker");
+        assert_eq!(found(&stdout, &name), want, "{name}:\n{stdout}");
+        // Nothing is reported in the valid inputs it was linted with.
+        assert!(stdout.lines().all(|l| l.starts_with(&name)), "{stdout}");
+    }
+}
+
+#[test]
+fn whole_output_on_the_broken_copies() {
+    let output = sandbox()
+        .current_dir(lint_dir())
+        .args(["lint", "ok", "broken"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    insta::assert_snapshot!(String::from_utf8_lossy(&output.stdout));
+}
+
+#[test]
+fn valid_inputs_are_clean() {
+    sandbox()
+        .current_dir(lint_dir())
+        .args(["lint", "ok"])
+        .assert()
+        .success()
+        .stdout("");
+}
+
+#[test]
+fn skipped_rules_are_not_reported() {
+    sandbox()
+        .current_dir(lint_dir())
+        .args([
+            "lint",
+            "--skip",
+            "unpinned-image",
+            "ok",
+            "broken/unpinned-image.yaml",
+        ])
+        .assert()
+        .success()
+        .stdout("");
+}
+
+#[test]
+fn unreadable_input_exits_2() {
+    sandbox()
+        .args(["lint", "/nonexistent/sandbox.yaml"])
+        .assert()
+        .code(2);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "kind: Workflow\nspec: [unclosed\n").expect("write");
+    let output = sandbox().arg("lint").arg(&bad).output().expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("bad.yaml:"),
+        "{output:?}"
+    );
+}
+
+/// The shipped library lints clean. Until the sandbox-create and
+/// sandbox-delete pipelines are in cluster-workflow-templates/, stand-ins
+/// with their arguments take their place.
+#[test]
+fn shipped_yaml_lints_clean() {
+    let root = common::repo_root();
+    let library = root.join("cluster-workflow-templates");
+    let mut paths = vec![library.clone()];
+    let defined = |name: &str| {
+        walk(&library).iter().any(|file| {
+            let text = std::fs::read_to_string(file).unwrap_or_default();
+            text.contains("kind: ClusterWorkflowTemplate")
+                && text.contains(&format!("\n  name: {name}\n"))
+        })
+    };
+    if !defined("sandbox-create") || !defined("sandbox-delete") {
+        eprintln!(
+            "note: sandbox-create/sandbox-delete not in cluster-workflow-templates/; linting with stand-ins"
+        );
+        paths.push(lint_dir().join("ok/pipelines-stub.yaml"));
+    }
+    let output = sandbox().arg("lint").args(&paths).output().expect("run");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// No false positives on the upstream examples: every structural rule is
+/// clean; the only findings are their untagged `busybox` images, which the
+/// unpinned-image rule exists to catch.
+#[test]
+fn upstream_argo_examples_have_no_false_positives() {
+    let Some(fixtures) = common::fixtures() else {
+        return;
+    };
+    let examples = fixtures.join("argo/examples");
+    sandbox()
+        .arg("lint")
+        .arg("--skip")
+        .arg("unpinned-image")
+        .arg(&examples)
+        .assert()
+        .success()
+        .stdout("");
+    let output = sandbox().arg("lint").arg(&examples).output().expect("run");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!stdout.is_empty());
+    for line in stdout.lines() {
+        assert!(
+            line.contains(": unpinned-image: image \"busybox\" has no tag"),
+            "{line}"
+        );
+    }
+}
+
+/// The upstream Argo Events examples: structurally clean; their string
+/// filters are unanchored and their images untagged, as lint reports.
+#[test]
+fn upstream_argo_events_examples_are_structurally_clean() {
+    let Some(fixtures) = common::fixtures() else {
+        return;
+    };
+    sandbox()
+        .arg("lint")
+        .args(["--skip", "unpinned-image", "--skip", "unanchored-filter"])
+        .arg(fixtures.join("argo-events"))
+        .assert()
+        .success()
+        .stdout("");
+}
