@@ -140,7 +140,10 @@ impl TaskError {
     /// The message followed by each cause once: `a: b: c`.
     pub fn full_message(&self) -> String {
         let mut out = self.message.clone();
-        let mut next = self.source.as_deref().map(|e| e as &(dyn StdError + 'static));
+        let mut next = self
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static));
         while let Some(cause) = next {
             let text = cause.to_string();
             if !out.ends_with(&text) {
@@ -173,7 +176,9 @@ impl fmt::Display for TaskError {
 
 impl StdError for TaskError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.source.as_deref().map(|e| e as &(dyn StdError + 'static))
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static))
     }
 }
 
