@@ -161,7 +161,10 @@ fn summarize(what: &str, problems: &[Problem]) -> String {
         [] => what.to_string(),
         [one] => format!("{what}: {}: {} (rule {})", one.field, one.message, one.rule),
         many => {
-            let mut named: Vec<String> = many.iter().map(|p| format!("{} ({})", p.field, p.rule)).collect();
+            let mut named: Vec<String> = many
+                .iter()
+                .map(|p| format!("{} ({})", p.field, p.rule))
+                .collect();
             named.dedup();
             format!("{} problems ({what}): {}", many.len(), named.join(", "))
         }

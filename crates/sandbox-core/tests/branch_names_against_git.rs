@@ -22,7 +22,10 @@ fn accepted_branch_names_pass_git_check_ref_format() {
         "[a-z0-9./@{}~^:?*\\[\\\\ -]{1,12}",
         "(release|sbx-pr-[0-9]{1,3})(/[a-z.]{0,6}){0,3}(\\.lock)?",
     ];
-    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig { cases: 400, ..ProptestConfig::default() });
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 400,
+        ..ProptestConfig::default()
+    });
     let checked = std::cell::Cell::new(0);
     runner
         .run(&strategy, |name| {
@@ -34,7 +37,11 @@ fn accepted_branch_names_pass_git_check_ref_format() {
         })
         .unwrap();
     // The generator must produce enough accepted names to mean something.
-    assert!(checked.get() >= 100, "only {} accepted samples were checked", checked.get());
+    assert!(
+        checked.get() >= 100,
+        "only {} accepted samples were checked",
+        checked.get()
+    );
 }
 
 #[test]
@@ -43,9 +50,15 @@ fn the_samples_exercise_both_outcomes() {
     let accepted = ["sbx-pr-1", "release/1.2", "a.b/c_d"];
     let refused = ["a..b", "a.lock", "-a", "a b", "a@{1}"];
     for name in accepted {
-        assert!(BranchName::parse(name).is_ok() && git_accepts(name), "{name}");
+        assert!(
+            BranchName::parse(name).is_ok() && git_accepts(name),
+            "{name}"
+        );
     }
     for name in refused {
-        assert!(BranchName::parse(name).is_err() && !git_accepts(name), "{name}");
+        assert!(
+            BranchName::parse(name).is_err() && !git_accepts(name),
+            "{name}"
+        );
     }
 }
