@@ -193,7 +193,7 @@ fn protected_targets_are_refused_with_the_rule() {
                 "7",
                 "--branch",
                 "hotfix/x",
-                "--protect-branch",
+                "--protected-branches",
                 "hotfix/*",
             ],
             "branch",
