@@ -340,3 +340,48 @@ fn help_goes_to_stdout_and_exits_zero() {
             && help.contains("Exit codes")
     );
 }
+
+#[test]
+fn empty_values_mean_not_given_in_the_environment_and_params_files() {
+    // Argo passes unset optional inputs as "" and every value as a string.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.json");
+    std::fs::write(
+        &file,
+        r#"{"pr_number": "8", "branch": "", "check_remote": "false", "database_name": null}"#,
+    )
+    .unwrap();
+    let out = Command::cargo_bin("check-params")
+        .unwrap()
+        .env("SANDBOX_NAMESPACE", "")
+        .env("SANDBOX_CHECK_REMOTE", "false")
+        .args([
+            "--params",
+            file.to_str().unwrap(),
+            "--outputs-dir",
+            dir.path().join("o").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["outputs"]["branch"], "sbx-pr-8");
+    assert_eq!(result["outputs"]["namespace"], "apps-sbx-pr-8");
+    assert!(result["outputs"].get("remote_checks").is_none());
+    // A switch given as the string "true" is on; anything else is an error.
+    std::fs::write(&file, r#"{"pr_number": "8", "check_remote": "true"}"#).unwrap();
+    let run = check_params(&["--params", file.to_str().unwrap()], &dir.path().join("t"));
+    assert!(run.result["outputs"].get("remote_checks").is_some());
+    std::fs::write(&file, r#"{"pr_number": "8", "check_remote": "yes"}"#).unwrap();
+    let run = check_params(&["--params", file.to_str().unwrap()], &dir.path().join("y"));
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        fields(&run),
+        vec![("check_remote".into(), "params-type".into())]
+    );
+}
