@@ -54,7 +54,7 @@ mod model {
 
     /// Event data as the GitHub event source sends it: the header list and
     /// the body with the event name copied in.
-    pub fn github_data(body: &Value, event: &str) -> Value {
+    pub(super) fn github_data(body: &Value, event: &str) -> Value {
         let mut body = body.clone();
         body["X-GitHub-Event"] = json!(event);
         body["X-GitHub-Delivery"] = json!("test");
@@ -63,7 +63,7 @@ mod model {
 
     /// Walk a dotted path: object keys, array indexes, and a
     /// `#(key=="value")` query that picks the first matching element.
-    pub fn get<'a>(data: &'a Value, path: &str) -> Option<&'a Value> {
+    pub(super) fn get<'a>(data: &'a Value, path: &str) -> Option<&'a Value> {
         let mut current = data;
         let mut rest = path;
         while !rest.is_empty() {
@@ -103,7 +103,7 @@ mod model {
     }
 
     /// Whether a data filter passes (a missing path fails it).
-    pub fn filter(f: &Value, data: &Value) -> bool {
+    pub(super) fn filter(f: &Value, data: &Value) -> bool {
         let Some(found) = get(data, f["path"].as_str().unwrap()) else {
             return false;
         };
@@ -395,6 +395,7 @@ fn upstream_github_sensor_example() {
 }
 
 #[test]
+#[allow(clippy::approx_constant)] // 3.14 is the examples' documented payload
 fn upstream_data_filter_examples() {
     let Some(fixtures) = common::fixtures() else {
         return;

@@ -38,12 +38,12 @@ impl Redactor {
         if secret.len() < 4 {
             return;
         }
-        if let Ok(mut secrets) = self.secrets.write() {
-            if !secrets.iter().any(|s| s == secret) {
-                secrets.push(secret.to_string());
-                // Longest first, so a secret containing another is masked whole.
-                secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-            }
+        if let Ok(mut secrets) = self.secrets.write()
+            && !secrets.iter().any(|s| s == secret)
+        {
+            secrets.push(secret.to_string());
+            // Longest first, so a secret containing another is masked whole.
+            secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         }
     }
 

@@ -95,19 +95,17 @@ pub struct Params {
     /// owner/name of the application repository.
     #[arg(long, env = "SANDBOX_GITHUB_REPO", value_name = "OWNER/NAME")]
     pub github_repo: Option<String>,
-    /// More protected branches (exact names or prefix/*), repeatable.
+    /// More protected branches (exact names or prefix/*), repeatable or comma-separated.
     #[arg(
-        long = "protect-branch",
-        id = "protected_branches",
+        long,
         env = "SANDBOX_PROTECTED_BRANCHES",
         value_name = "BRANCH",
         value_delimiter = ','
     )]
     pub protected_branches: Vec<String>,
-    /// More protected databases, repeatable.
+    /// More protected databases, repeatable or comma-separated.
     #[arg(
-        long = "protect-database",
-        id = "protected_databases",
+        long,
         env = "SANDBOX_PROTECTED_DATABASES",
         value_name = "NAME",
         value_delimiter = ','

@@ -49,7 +49,7 @@ pub fn command<T: Task>() -> Command {
 
 /// Parse `argv` (program name first) and the `--params` file it names.
 pub fn parse<T: Task>(argv: Vec<OsString>) -> Result<Parsed<T::Params>, TaskError> {
-    let mut cmd = command::<T>();
+    let mut cmd = ignore_empty_env(command::<T>());
     let matches = match cmd.try_get_matches_from_mut(argv.iter()) {
         Ok(m) => m,
         Err(e) => return clap_outcome(e),
@@ -83,6 +83,22 @@ pub fn params_from_object<T: Task>(
         .try_get_matches_from_mut(argv)
         .map_err(|e| clap_problem(&e))?;
     T::Params::from_arg_matches(&matches).map_err(|e| clap_problem(&e))
+}
+
+/// A `SANDBOX_*` variable set to "" counts as unset: container templates
+/// pass every optional input through the environment, empty when not given.
+fn ignore_empty_env(cmd: Command) -> Command {
+    let empty: Vec<String> = cmd
+        .get_arguments()
+        .filter(|a| {
+            a.get_env()
+                .is_some_and(|e| std::env::var_os(e).is_some_and(|v| v.is_empty()))
+        })
+        .map(|a| a.get_id().to_string())
+        .collect();
+    empty
+        .into_iter()
+        .fold(cmd, |cmd, id| cmd.mut_arg(id, |a| a.env(None)))
 }
 
 fn clap_outcome<P>(e: clap::Error) -> Result<Parsed<P>, TaskError> {

@@ -151,7 +151,7 @@ mod tests {
         assert_eq!(get(json, "n").unwrap().string, "42");
         assert_eq!(get(json, "f").unwrap().string, "3.1");
         assert_eq!(get(json, "e").unwrap().string, "1000");
-        assert_eq!(get(json, "t").unwrap().boolean, true);
+        assert!(get(json, "t").unwrap().boolean);
         assert_eq!(get(json, "z").unwrap().type_name, "Null");
         assert_eq!(get(json, "a").unwrap().string, "[1]");
         assert!(get(json, "missing").is_none());
@@ -163,7 +163,7 @@ mod tests {
         assert_eq!(format_go_float(999_999.0), "999999");
         assert_eq!(format_go_float(1_000_000.0), "1e+06");
         assert_eq!(format_go_float(1_234_567.0), "1.234567e+06");
-        assert_eq!(format_go_float(3.14), "3.14");
+        assert_eq!(format_go_float(2.5), "2.5");
         assert_eq!(format_go_float(0.00001), "1e-05");
     }
 }

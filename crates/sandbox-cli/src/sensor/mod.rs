@@ -313,10 +313,8 @@ fn data_filter(f: &Json, data: &str) -> (Result<bool, String>, String) {
                 };
                 if pass {
                     let verb = if negate { "does not match" } else { "matches" };
-                    let note = if !negate
-                        && !(value.starts_with('^') && value.ends_with('$'))
-                        && &found.string != value
-                    {
+                    let anchored = value.starts_with('^') && value.ends_with('$');
+                    let note = if !negate && !anchored && &found.string != value {
                         " (unanchored: a substring match)"
                     } else {
                         ""

@@ -1,6 +1,6 @@
 //! Shared by the integration tests: where the third-party fixtures are.
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, clippy::print_stderr)]
 
 use std::path::{Path, PathBuf};
 
