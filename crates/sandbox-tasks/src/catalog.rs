@@ -274,6 +274,65 @@ mod tests {
         }
     }
 
+    /// Every task has an image recipe in images/images.tsv under the name
+    /// its template pins, and every argo-sandbox image referenced anywhere
+    /// in the templates or the plugin manifest has one too.
+    #[test]
+    fn every_referenced_image_has_a_recipe() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let table = std::fs::read_to_string(root.join("images/images.tsv")).unwrap();
+        let rows: Vec<Vec<&str>> = table
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| l.split('\t').collect())
+            .collect();
+        for row in &rows {
+            assert_eq!(
+                row.len(),
+                3,
+                "images.tsv row {row:?} needs image, Dockerfile, arguments"
+            );
+            assert!(
+                root.join(row[1]).is_file(),
+                "{} names a missing Dockerfile {}",
+                row[0],
+                row[1]
+            );
+        }
+        let known = |image: &str| rows.iter().any(|r| r[0] == image);
+        for task in registry::TASKS {
+            let image = super::image(task);
+            assert!(known(&image), "no images.tsv row for {image}");
+        }
+        let mut referenced = Vec::new();
+        let mut dirs = vec![root.join("cluster-workflow-templates"), root.join("plugin")];
+        while let Some(dir) = dirs.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    for word in text.split(|c: char| c.is_whitespace() || c == '"' || c == '\'') {
+                        if word.starts_with(super::IMAGE_REPOSITORY) {
+                            referenced.push((path.display().to_string(), word.to_string()));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(!referenced.is_empty(), "found no image references at all");
+        for (file, image) in referenced {
+            assert!(
+                known(&image),
+                "{file} references {image}, which images/images.tsv does not build"
+            );
+        }
+    }
+
     #[test]
     fn multi_valued_flags_can_come_from_one_string() {
         // A workflow parameter is one string: lists need a delimiter.
