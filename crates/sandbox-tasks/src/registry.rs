@@ -32,6 +32,21 @@ macro_rules! tasks {
             Err(unknown(name))
         }
 
+        /// The ClusterWorkflowTemplate of every task: (file name, YAML).
+        pub fn task_templates() -> Vec<(String, String)> {
+            vec![$((format!("sandbox-{}.yaml", <$task as Task>::NAME), crate::catalog::task_template::<$task>())),*]
+        }
+
+        /// The README's table of every task (generated; checked by a test).
+        pub fn readme_table() -> String {
+            let mut table = String::from("| task | what it does | flags | outputs |\n|---|---|---|---|\n");
+            $(
+                table.push_str(&crate::catalog::markdown_row::<$task>());
+                table.push('\n');
+            )*
+            table
+        }
+
         /// The clap command of the task `name` (its flags, help and defaults).
         pub fn command(name: &str) -> Option<Command> {
             $(
@@ -51,7 +66,7 @@ async fn run_task<T: Task>(
     ctx: Context,
 ) -> Result<Outputs, TaskError> {
     let params = runner::params_from_object::<T>(params)?;
-    T::run(params, ctx).await
+    runner::run_checked::<T>(params, ctx).await
 }
 
 fn unknown(name: &str) -> TaskError {

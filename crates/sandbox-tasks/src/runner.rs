@@ -185,6 +185,30 @@ pub fn result_json(
     }
 }
 
+/// Run a task and hold it to its declaration: exactly the outputs in
+/// `T::OUTPUTS`, so templates can read each one with `valueFrom`.
+pub async fn run_checked<T: Task>(params: T::Params, ctx: Context) -> Result<Outputs, TaskError> {
+    let outputs = T::run(params, ctx).await?;
+    let missing: Vec<&str> = T::OUTPUTS
+        .iter()
+        .map(|o| o.name)
+        .filter(|name| outputs.get(name).is_none())
+        .collect();
+    let undeclared: Vec<&str> = outputs
+        .iter()
+        .map(|(name, _)| name)
+        .filter(|name| !T::OUTPUTS.iter().any(|o| o.name == *name))
+        .collect();
+    if missing.is_empty() && undeclared.is_empty() {
+        Ok(outputs)
+    } else {
+        Err(TaskError::internal(format!(
+            "{} broke its output declaration: missing {missing:?}, undeclared {undeclared:?}",
+            T::NAME
+        )))
+    }
+}
+
 /// Run task `T` as a process: the whole body of every task binary.
 pub fn main<T: Task>() -> ExitCode {
     let started = Instant::now();

@@ -372,11 +372,11 @@ fn empty_values_mean_not_given_in_the_environment_and_params_files() {
     let result: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(result["outputs"]["branch"], "sbx-pr-8");
     assert_eq!(result["outputs"]["namespace"], "apps-sbx-pr-8");
-    assert!(result["outputs"].get("remote_checks").is_none());
+    assert_eq!(result["outputs"]["remote_checks"], "");
     // A switch given as the string "true" is on; anything else is an error.
     std::fs::write(&file, r#"{"pr_number": "8", "check_remote": "true"}"#).unwrap();
     let run = check_params(&["--params", file.to_str().unwrap()], &dir.path().join("t"));
-    assert!(run.result["outputs"].get("remote_checks").is_some());
+    assert_ne!(run.result["outputs"]["remote_checks"], "");
     std::fs::write(&file, r#"{"pr_number": "8", "check_remote": "yes"}"#).unwrap();
     let run = check_params(&["--params", file.to_str().unwrap()], &dir.path().join("y"));
     assert_eq!(run.code, 2);
