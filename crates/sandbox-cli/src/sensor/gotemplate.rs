@@ -299,11 +299,19 @@ fn call(name: &str, args: Vec<V>) -> Result<V, TemplateError> {
                 "lower" => text.to_lowercase(),
                 "upper" => text.to_uppercase(),
                 "trim" => text.trim().to_string(),
+                // strings.Title: the first letter of each word.
                 _ => {
-                    let mut chars = text.chars();
-                    chars
-                        .next()
-                        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
+                    let mut out = String::with_capacity(text.len());
+                    let mut at_start = true;
+                    for c in text.chars() {
+                        if at_start {
+                            out.extend(c.to_uppercase());
+                        } else {
+                            out.push(c);
+                        }
+                        at_start = c.is_whitespace();
+                    }
+                    out
                 }
             })
         }
@@ -484,6 +492,10 @@ mod tests {
         assert_eq!(r("{{.Input.body.big}}").unwrap(), "1.234567e+06");
         assert_eq!(r("{{ .Input.body.big | int }}").unwrap(), "1234567");
         assert_eq!(r("{{ .Input.body.s | lower }}").unwrap(), "hello");
+        assert_eq!(
+            r("{{ \"hello big world\" | title }}").unwrap(),
+            "Hello Big World"
+        );
         assert_eq!(r("{{ .Input.body.n | toString }}").unwrap(), "42");
         assert_eq!(r("{{ .Input.body.sha | substr 0 7 }}").unwrap(), "2c065a1");
         assert_eq!(r("{{ .Input.body.missing }}").unwrap(), "<no value>");
