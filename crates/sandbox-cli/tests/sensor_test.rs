@@ -487,6 +487,84 @@ fn upstream_data_filter_examples() {
     }
 }
 
+/// Expression filters: fields by GJSON path, a govaluate expression each,
+/// combined by exprLogicalOperator.
+#[test]
+fn expression_filters() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let sensor = tmp.path().join("sensor.yaml");
+    std::fs::write(
+        &sensor,
+        r#"apiVersion: argoproj.io/v1alpha1
+kind: Sensor
+metadata:
+  name: exprs
+spec:
+  dependencies:
+    - name: big-pr
+      eventSourceName: github
+      eventName: pull_request
+      filters:
+        exprs:
+          - expr: number > 1 && action =~ "^(opened|reopened)$"
+            fields:
+              - name: number
+                path: body.number
+              - name: action
+                path: body.action
+          - expr: draft == false
+            fields:
+              - name: draft
+                path: body.pull_request.draft
+  triggers:
+    - template:
+        name: log
+        log: {}
+"#,
+    )
+    .expect("write");
+    let event = tmp.path().join("event.json");
+    let cases = [
+        (
+            json!({"number": 2, "action": "opened", "pull_request": {"draft": false}}),
+            true,
+            [true, true],
+        ),
+        (
+            json!({"number": 2, "action": "closed", "pull_request": {"draft": false}}),
+            false,
+            [false, true],
+        ),
+        (
+            json!({"number": 2, "action": "opened"}),
+            false,
+            [true, false],
+        ),
+    ];
+    for (body, matched, each) in cases {
+        std::fs::write(&event, body.to_string()).expect("write");
+        let result = run(&sensor, &event, &[]);
+        let dep = &result["dependencies"][0];
+        assert_eq!(dep["matched"], json!(matched), "{result:#}");
+        let got: Vec<&Value> = dep["filters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| &f["result"])
+            .collect();
+        assert_eq!(
+            got,
+            each.iter()
+                .map(|b| json!(b))
+                .collect::<Vec<_>>()
+                .iter()
+                .collect::<Vec<_>>(),
+            "{result:#}"
+        );
+        assert_eq!(result["triggers"][0]["fires"], json!(matched));
+    }
+}
+
 #[test]
 fn unreadable_input_exits_2() {
     let tmp = tempfile::tempdir().expect("tempdir");

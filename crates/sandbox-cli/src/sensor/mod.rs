@@ -4,11 +4,14 @@
 //! `pkg/sensors/triggers/params.go` for trigger parameters), and show per
 //! filter why it matched, which triggers fire and what each would submit.
 //!
-//! Where Argo Events needs what an event file does not have (the event's
-//! cloudevent context, the time, Lua scripts, govaluate expressions,
-//! transforms), the result says "unsupported" instead of guessing.
+//! Expression filters (`exprs`) run through the govaluate subset in
+//! [`expr`]. Where Argo Events needs what an event file does not have (the
+//! event's cloudevent context, the time) or what sensor-test does not
+//! implement (Lua scripts, transforms, govaluate ternaries and functions),
+//! the result says "unsupported" instead of guessing.
 
 pub mod event;
+pub mod expr;
 pub mod gjson_go;
 pub mod gotemplate;
 pub mod sjson;
@@ -140,8 +143,13 @@ fn dependency(dep: &Json, data: &str) -> DependencyResult {
     };
     parts.push((filters.get("data").is_some_and(|d| !d.is_null()), data_pass));
 
+    if let Some(exprs) = filters.get("exprs").and_then(Json::as_array) {
+        let or = filters["exprLogicalOperator"].as_str() == Some("or");
+        let pass = expr_filters(exprs, or, data, &mut results);
+        parts.push((true, pass));
+    }
+
     for (key, what) in [
-        ("exprs", "expression (govaluate) filters"),
         (
             "context",
             "context filters (the event file has no cloudevent context)",
@@ -182,6 +190,75 @@ fn dependency(dep: &Json, data: &str) -> DependencyResult {
         name,
         matched,
         filters: results,
+    }
+}
+
+/// Expression filters (filterExpr): each one's fields are looked up with
+/// GJSON and its govaluate expression must be true. A filter whose fields
+/// are all empty is skipped; a missing path or an evaluation error fails it.
+fn expr_filters(exprs: &[Json], or: bool, data: &str, results: &mut Vec<FilterResult>) -> bool {
+    let mut outcomes = Vec::new();
+    for (i, filter) in exprs.iter().enumerate() {
+        let text = filter["expr"].as_str().unwrap_or_default();
+        let path = format!("exprs[{i}]");
+        let mut params = BTreeMap::new();
+        let mut missing = None;
+        for field in filter["fields"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            let field_path = field["path"].as_str().unwrap_or_default();
+            match gjson_go::get(data, field_path) {
+                Some(found) => {
+                    let value =
+                        serde_json::from_str(&found.raw).unwrap_or(Json::String(found.string));
+                    params.insert(
+                        field["name"].as_str().unwrap_or_default().to_string(),
+                        value,
+                    );
+                }
+                None => {
+                    missing = Some(field_path.to_string());
+                    break;
+                }
+            }
+        }
+        let shown = params
+            .iter()
+            .map(|(k, v)| format!("{k} = {v}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let (outcome, why) = if let Some(field_path) = missing {
+            (
+                Err(()),
+                format!("error: path '{field_path}' does not exist"),
+            )
+        } else if params.is_empty() {
+            (Ok(None), format!("{text:?} has no fields; skipped"))
+        } else {
+            match expr::evaluate(text, &params) {
+                Ok(v) => (Ok(Some(v)), format!("{text:?} is {v} with {shown}")),
+                Err(e) if e.starts_with("unsupported") => {
+                    (Err(()), format!("{e}; counted as not passing"))
+                }
+                Err(e) => (
+                    Err(()),
+                    format!("error evaluating {text:?} with {shown}: {e}"),
+                ),
+            }
+        };
+        results.push(FilterResult {
+            path,
+            result: matches!(outcome, Ok(Some(true) | None)),
+            why,
+        });
+        outcomes.push(outcome);
+    }
+    if or {
+        outcomes.contains(&Ok(Some(true)))
+    } else {
+        outcomes.iter().all(|o| matches!(o, Ok(Some(true) | None)))
     }
 }
 
