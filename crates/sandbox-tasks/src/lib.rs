@@ -30,7 +30,8 @@ pub struct OutputSpec {
 pub trait Task {
     /// The binary's name and the plugin's `task` value, e.g. `check-params`.
     const NAME: &'static str;
-    /// Every output the task writes on success (all of them, every time).
+    /// Every output the task may write on success; the runner writes the
+    /// ones a run did not set as empty, in this order.
     const OUTPUTS: &'static [OutputSpec];
     /// What the task takes, as flags, environment variables or a params object.
     type Params: clap::Args + clap::FromArgMatches + Send + 'static;

@@ -185,28 +185,28 @@ pub fn result_json(
     }
 }
 
-/// Run a task and hold it to its declaration: exactly the outputs in
-/// `T::OUTPUTS`, so templates can read each one with `valueFrom`.
+/// Run a task and hold it to its declaration (`T::OUTPUTS`): a declared
+/// output the run did not set is written empty (a dry run has no commit, a
+/// kept branch no deletion), so templates can always read every one with
+/// `valueFrom`; an undeclared output is a bug.
 pub async fn run_checked<T: Task>(params: T::Params, ctx: Context) -> Result<Outputs, TaskError> {
-    let outputs = T::run(params, ctx).await?;
-    let missing: Vec<&str> = T::OUTPUTS
-        .iter()
-        .map(|o| o.name)
-        .filter(|name| outputs.get(name).is_none())
-        .collect();
-    let undeclared: Vec<&str> = outputs
+    let produced = T::run(params, ctx).await?;
+    let undeclared: Vec<&str> = produced
         .iter()
         .map(|(name, _)| name)
         .filter(|name| !T::OUTPUTS.iter().any(|o| o.name == *name))
         .collect();
-    if missing.is_empty() && undeclared.is_empty() {
-        Ok(outputs)
-    } else {
-        Err(TaskError::internal(format!(
-            "{} broke its output declaration: missing {missing:?}, undeclared {undeclared:?}",
+    if !undeclared.is_empty() {
+        return Err(TaskError::internal(format!(
+            "{} wrote outputs it does not declare: {undeclared:?}",
             T::NAME
-        )))
+        )));
     }
+    let mut outputs = Outputs::new();
+    for spec in T::OUTPUTS {
+        outputs.set(spec.name, produced.get(spec.name).unwrap_or_default());
+    }
+    Ok(outputs)
 }
 
 /// Run task `T` as a process: the whole body of every task binary.
