@@ -77,13 +77,15 @@ pub struct Unreadable {
 
 impl fmt::Display for Unreadable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}: unreadable: {}",
-            self.file.display(),
-            self.line,
-            self.message
-        )
+        match self.line {
+            0 => write!(f, "{}: unreadable: {}", self.file.display(), self.message),
+            line => write!(
+                f,
+                "{}:{line}: unreadable: {}",
+                self.file.display(),
+                self.message
+            ),
+        }
     }
 }
 
