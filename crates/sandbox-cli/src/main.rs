@@ -1,11 +1,14 @@
-//! `sandbox`: check sandbox workflows and event wiring without a cluster.
+//! `sandbox`: try the pipelines and check sandbox workflows and event wiring
+//! without a cluster.
 //!
-//! Exit codes: `lint` 0 clean, 1 findings, 2 unreadable input;
+//! Exit codes: `demo` 0 when every step succeeded (or was skipped, with the
+//! reason) and nothing was left, 1 otherwise, 2 when it could not start;
+//! `lint` 0 clean, 1 findings, 2 unreadable input;
 //! `sensor-test` 0 whether or not anything fires, 2 unreadable input.
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use sandbox_cli::{lint, sensor, yaml};
+use sandbox_cli::{demo, lint, sensor, yaml};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -14,7 +17,7 @@ use std::process::ExitCode;
 #[command(
     name = "sandbox",
     version,
-    about = "Check sandbox workflows and event wiring without a cluster"
+    about = "Try the sandbox pipelines and check their workflows and event wiring, without a cluster"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -23,6 +26,35 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the create and delete pipelines for a sample pull request on a
+    /// local world (Git repository, bucket directory, nightly backup), with
+    /// the same task code as the workflows; no cluster, no network.
+    #[command(
+        after_help = "restore-db runs against --database-url, or a throwaway server started from the \
+                            machine's PostgreSQL binaries; without either it is skipped with the reason.\n\
+                            Exit codes: 0 every step succeeded or was skipped and nothing was left, \
+                            1 a step failed or something was left, 2 the demo could not start."
+    )]
+    Demo {
+        /// Build the world in this (new or empty) directory [default: a new temp dir].
+        #[arg(long, value_name = "DIR")]
+        world: Option<PathBuf>,
+        /// Stop after the create pipeline and leave the sandbox in place.
+        #[arg(long)]
+        keep: bool,
+        /// The sample pull request's number.
+        #[arg(long, value_name = "N", default_value_t = 42, value_parser = clap::value_parser!(u32).range(1..))]
+        pr_number: u32,
+        /// PostgreSQL server to restore into (a URL without a password).
+        #[arg(long, env = "SANDBOX_DATABASE_URL", value_name = "URL")]
+        database_url: Option<String>,
+        /// Do not start a local PostgreSQL server; skip restore-db unless --database-url is given.
+        #[arg(long)]
+        no_local_postgres: bool,
+        /// Show the tasks' own logs (SANDBOX_LOG_LEVEL, default warn).
+        #[arg(long)]
+        verbose: bool,
+    },
     /// Lint Argo Workflows / Argo Events YAML: unknown keys, dangling
     /// templateRefs, arguments, references, plugin steps, images, filters.
     #[command(after_help = "Prints file:line: rule: message per finding.\n\
@@ -90,6 +122,22 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode, Unreadable> {
     match cli.command {
+        Command::Demo {
+            world,
+            keep,
+            pr_number,
+            database_url,
+            no_local_postgres,
+            verbose,
+        } => run_demo(
+            world,
+            keep,
+            pr_number,
+            database_url,
+            no_local_postgres,
+            verbose,
+        )
+        .map_err(Unreadable),
         Command::Lint { paths, skip } => run_lint(&paths, skip).map_err(Unreadable),
         Command::SensorTest {
             sensor,
@@ -101,6 +149,99 @@ fn run(cli: Cli) -> Result<ExitCode, Unreadable> {
             let wrap = (!as_event_data).then_some(github_event.as_str());
             run_sensor_test(&sensor, &event, format, wrap).map_err(Unreadable)
         }
+    }
+}
+
+#[allow(clippy::print_stderr)]
+fn run_demo(
+    world: Option<PathBuf>,
+    keep: bool,
+    pr_number: u32,
+    database_url: Option<String>,
+    no_local_postgres: bool,
+    verbose: bool,
+) -> Result<ExitCode> {
+    if let Some(url) = &database_url {
+        let has_password = url
+            .split_once("://")
+            .and_then(|(_, rest)| rest.split(['/', '?']).next())
+            .and_then(|authority| authority.rsplit_once('@'))
+            .is_some_and(|(user, _)| user.contains(':'));
+        if has_password {
+            bail!(
+                "--database-url must not carry a password: use a local trust or peer login, or PGPASSWORD"
+            );
+        }
+    }
+    let scratch = world.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("sandbox-demo-{}", std::process::id()))
+    });
+    // restore-db runs when a server is reachable: the user's, or a
+    // throwaway one from the machine's own PostgreSQL binaries.
+    let mut local = None;
+    let database = match (&database_url, no_local_postgres) {
+        (Some(url), _) => demo::Database::Url(url.clone()),
+        (None, true) => demo::Database::Skipped("--no-local-postgres and no --database-url".into()),
+        (None, false) => match demo::postgres::find_server_binaries() {
+            None => demo::Database::Skipped(
+                "no PostgreSQL server binaries (initdb, pg_ctl) found: install postgresql, or pass --database-url".into(),
+            ),
+            Some(bin) => {
+                let dir = scratch.with_file_name(format!(
+                    "{}-postgres",
+                    scratch.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+                ));
+                std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+                let server = demo::postgres::LocalPostgres::start(&bin, &dir)?;
+                let url = server.url();
+                // The same version's psql and pg_restore for restore-db.
+                set_env("SANDBOX_PGBIN", &server.bin);
+                local = Some((server, dir));
+                demo::Database::Url(url)
+            }
+        },
+    };
+    if !verbose && std::env::var_os("SANDBOX_LOG_LEVEL").is_none() {
+        set_env("SANDBOX_LOG_LEVEL", std::path::Path::new("warn"));
+    }
+    sandbox_core::telemetry::init(sandbox_core::telemetry::LogFormat::Text);
+    let options = demo::Options {
+        world: Some(scratch),
+        keep,
+        pr_number,
+        database,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("start the async runtime")?;
+    let mut stdout = std::io::stdout().lock();
+    let result = runtime.block_on(demo::run(&options, &mut stdout));
+    if let Some((server, dir)) = local {
+        if keep {
+            eprintln!(
+                "sandbox demo: the local PostgreSQL server keeps running for --keep (data in {})",
+                dir.display()
+            );
+        } else if let Err(e) = server.stop() {
+            eprintln!("sandbox demo: {e}");
+        }
+    }
+    let report = result?;
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Set a variable for the tasks the demo runs in this process.
+fn set_env(name: &str, value: &std::path::Path) {
+    // SAFETY: called before the async runtime starts, while this process
+    // has a single thread, so no other thread can read the environment.
+    #[allow(unsafe_code)]
+    unsafe {
+        std::env::set_var(name, value);
     }
 }
 

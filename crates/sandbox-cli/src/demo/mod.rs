@@ -1,0 +1,506 @@
+//! `sandbox demo`: the whole pipeline on a local world, no cluster. Builds
+//! an infrastructure repository, an integration bucket and a nightly backup
+//! in a directory, runs the create pipeline for a sample pull request in the
+//! order of the ClusterWorkflowTemplates and through the same task code
+//! (`sandbox_tasks::registry`), shows what each step did, then runs the
+//! delete pipeline and proves nothing of the sandbox is left.
+
+pub mod postgres;
+pub mod world;
+
+use sandbox_tasks::{Context, registry};
+use serde_json::{Map, Value, json};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+use world::World;
+
+/// Why the demo could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// The world or a local service could not be set up.
+    #[error("{0}")]
+    Setup(String),
+    /// Writing the report failed.
+    #[error("cannot write the report")]
+    Output(#[source] std::io::Error),
+}
+
+/// What the user asked for.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The world's directory (default: a new one under the temp dir).
+    pub world: Option<PathBuf>,
+    /// Stop after the create pipeline.
+    pub keep: bool,
+    /// The PR the sample sandbox is for.
+    pub pr_number: u32,
+    /// Where restore-db restores into, when it can run.
+    pub database: Database,
+}
+
+/// Whether and where the demo restores the backup.
+#[derive(Debug, Clone)]
+pub enum Database {
+    /// A server URL (no password) given by the user or started by the demo.
+    Url(String),
+    /// restore-db is skipped, for this reason.
+    Skipped(String),
+}
+
+/// How one step ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// It did its work.
+    Succeeded,
+    /// It could not run here; why and how to enable it.
+    Skipped(String),
+    /// It failed with this message.
+    Failed(String),
+}
+
+/// One step of a pipeline as the report shows it.
+#[derive(Debug, Clone)]
+pub struct StepReport {
+    /// `create` or `delete`.
+    pub pipeline: &'static str,
+    /// The task or stand-in.
+    pub name: String,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// How long it took.
+    pub duration: Duration,
+}
+
+/// The whole run.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Every step, in order.
+    pub steps: Vec<StepReport>,
+    /// What the final check found left of the sandbox (empty: nothing).
+    pub leftovers: Vec<String>,
+    /// Whether the delete pipeline ran.
+    pub deleted: bool,
+    /// The world's directory.
+    pub world: PathBuf,
+}
+
+impl Report {
+    /// True when no step failed and, if the delete pipeline ran, nothing is left.
+    pub fn ok(&self) -> bool {
+        self.steps
+            .iter()
+            .all(|s| !matches!(s.outcome, Outcome::Failed(_)))
+            && self.leftovers.is_empty()
+    }
+}
+
+struct Runner<'a, W: Write> {
+    out: &'a mut W,
+    steps: Vec<StepReport>,
+    pipeline: &'static str,
+}
+
+impl<W: Write> Runner<'_, W> {
+    fn say(&mut self, text: &str) -> Result<(), DemoError> {
+        writeln!(self.out, "{text}").map_err(DemoError::Output)
+    }
+
+    /// Run `task` with `params`; print its outcome and return its outputs.
+    async fn task(
+        &mut self,
+        task: &str,
+        params: Value,
+    ) -> Result<Option<Map<String, Value>>, DemoError> {
+        let params = match params {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        let started = Instant::now();
+        let result = registry::run(task, &params, Context::default()).await;
+        let duration = started.elapsed();
+        let (outcome, outputs) = match result {
+            Ok(outputs) => {
+                let map: Map<String, Value> = outputs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), Value::from(v)))
+                    .collect();
+                (Outcome::Succeeded, Some(map))
+            }
+            Err(error) => (
+                Outcome::Failed(format!("{} ({})", error.full_message(), error.kind)),
+                None,
+            ),
+        };
+        self.record(task, outcome, duration)?;
+        Ok(outputs)
+    }
+
+    fn record(
+        &mut self,
+        name: &str,
+        outcome: Outcome,
+        duration: Duration,
+    ) -> Result<(), DemoError> {
+        let line = match &outcome {
+            Outcome::Succeeded => format!("  ✔ {name:<17} {:>6} ms", duration.as_millis()),
+            Outcome::Skipped(why) => format!("  – {name:<17} skipped: {why}"),
+            Outcome::Failed(why) => format!("  ✘ {name:<17} failed: {why}"),
+        };
+        self.say(&line)?;
+        self.steps.push(StepReport {
+            pipeline: self.pipeline,
+            name: name.to_string(),
+            outcome,
+            duration,
+        });
+        Ok(())
+    }
+
+    fn detail(&mut self, text: &str) -> Result<(), DemoError> {
+        for line in text.lines() {
+            self.say(&format!("      │ {line}"))?;
+        }
+        Ok(())
+    }
+}
+
+fn output<'m>(outputs: &'m Option<Map<String, Value>>, name: &str) -> &'m str {
+    outputs
+        .as_ref()
+        .and_then(|o| o.get(name))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+/// True when `program` is on PATH.
+pub fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+}
+
+/// Run psql against `url` (a demo-local server, no password), returning
+/// unaligned output.
+fn psql(url: &str, sql: &str) -> Result<String, String> {
+    let bin = std::env::var_os("SANDBOX_PGBIN")
+        .map_or_else(|| PathBuf::from("psql"), |d| PathBuf::from(d).join("psql"));
+    let out = Command::new(bin)
+        .args(["-X", "-At", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
+        .output()
+        .map_err(|e| format!("cannot run psql: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
+/// The same server with another database in the path.
+fn with_database(url: &str, database: &str) -> String {
+    match url.rsplit_once('/') {
+        Some((server, _)) => format!("{server}/{database}"),
+        None => url.to_string(),
+    }
+}
+
+/// Build the world and run both pipelines, reporting to `out`.
+pub async fn run(options: &Options, out: &mut impl Write) -> Result<Report, DemoError> {
+    let root = match &options.world {
+        Some(dir) => dir.clone(),
+        None => std::env::temp_dir().join(format!("sandbox-demo-{}", std::process::id())),
+    };
+    let world = World::build(&root)?;
+    let pr = options.pr_number;
+    let environment = format!("sbx-pr-{pr}");
+    let dest_bucket = format!("file://{}/{environment}/", world.sandbox_bucket.display());
+    let overlay = "overlays/sandbox";
+    let mut r = Runner {
+        out,
+        steps: Vec::new(),
+        pipeline: "create",
+    };
+    r.say(&format!("World: {}", world.root.display()))?;
+    r.say(&format!(
+        "  infrastructure repository {}\n  integration bucket {} ({} documents)\n  nightly backups {}",
+        world.repo_url, world.source_bucket, world.documents, world.backup_url
+    ))?;
+    let database_url = match &options.database {
+        Database::Url(url) => {
+            r.say(&format!("  database server {url}"))?;
+            Some(url.clone())
+        }
+        Database::Skipped(_) => None,
+    };
+    r.say(&format!(
+        "\nCreate pipeline for pull request #{pr} (sandbox-create, then its child sandbox-init):"
+    ))?;
+
+    let mut check = json!({
+        "pr_number": pr.to_string(),
+        "repo_url": world.repo_url,
+        "overlay_path": overlay,
+        "images_from": "overlays/integration",
+        "source_bucket": world.source_bucket,
+        "dest_bucket": dest_bucket,
+        "backup_url": world.backup_url,
+    });
+    if let Some(url) = &database_url {
+        check["database_url"] = json!(url);
+    }
+    let names = r.task("check-params", check).await?;
+    let Some(names) = names else {
+        return finish(r, world, Vec::new(), false);
+    };
+    let names = Some(names);
+    let branch = output(&names, "branch").to_string();
+    let database_name = output(&names, "database_name").to_string();
+    r.detail(&format!(
+        "environment {environment}, namespace {}, branch {branch}, database {database_name}",
+        output(&names, "namespace")
+    ))?;
+
+    let git = |extra: Value| {
+        let mut p = json!({ "repo_url": world.repo_url, "pr_number": pr.to_string() });
+        if let (Value::Object(p), Value::Object(extra)) = (&mut p, extra) {
+            p.extend(extra);
+        }
+        p
+    };
+    let created = r
+        .task("create-branch", git(json!({ "base_branch": "main" })))
+        .await?;
+    if created.is_some() {
+        r.detail(&format!(
+            "{} {branch} at {}",
+            output(&created, "action"),
+            output(&created, "commit")
+                .chars()
+                .take(12)
+                .collect::<String>()
+        ))?;
+    }
+    let verify = on_path("kubectl");
+    let patched = r
+        .task(
+            "patch-kustomize",
+            git(json!({ "overlay_path": overlay, "images_from": "overlays/integration", "verify_render": verify })),
+        )
+        .await?;
+    if patched.is_some() {
+        let diff = world.git(&[
+            "diff",
+            "main",
+            &branch,
+            "--",
+            &format!("{overlay}/kustomization.yaml"),
+        ])?;
+        r.detail(&format!(
+            "overlay diff on {branch}{}:\n{diff}",
+            if verify {
+                " (rendered with kubectl kustomize before the push)"
+            } else {
+                ""
+            }
+        ))?;
+    }
+    // The child workflow: terraform apply is a stand-in here (nothing to
+    // create locally), then the documents and the database.
+    r.record(
+        "terraform apply",
+        Outcome::Skipped(
+            "stand-in: the demo has no cloud; the sandbox's bucket is a directory".into(),
+        ),
+        Duration::ZERO,
+    )?;
+    let seeded = r
+        .task(
+            "seed-bucket",
+            json!({ "pr_number": pr.to_string(), "source_bucket": world.source_bucket, "dest_bucket": dest_bucket }),
+        )
+        .await?;
+    if seeded.is_some() {
+        r.detail(&format!(
+            "{} objects copied ({} bytes), {} skipped, into {dest_bucket}",
+            output(&seeded, "objects_copied"),
+            output(&seeded, "bytes_copied"),
+            output(&seeded, "objects_skipped")
+        ))?;
+    }
+    match &options.database {
+        Database::Url(url) => {
+            let restored = r
+                .task(
+                    "restore-db",
+                    json!({ "pr_number": pr.to_string(), "backup_url": world.backup_url, "database_url": url }),
+                )
+                .await?;
+            if restored.is_some() {
+                let rows = psql(
+                    &with_database(url, &database_name),
+                    "select count(*) from orders",
+                )
+                .unwrap_or_else(|e| e);
+                r.detail(&format!(
+                    "{} tables restored from {} ({} bytes read); orders now holds {rows} rows",
+                    output(&restored, "tables_restored"),
+                    output(&restored, "backup_object"),
+                    output(&restored, "bytes_read")
+                ))?;
+            }
+        }
+        Database::Skipped(why) => {
+            r.record("restore-db", Outcome::Skipped(why.clone()), Duration::ZERO)?
+        }
+    }
+    let registered = r
+        .task(
+            "register-app",
+            git(json!({ "overlay_path": overlay, "apps_path": "apps/sandboxes" })),
+        )
+        .await?;
+    if registered.is_some() {
+        let app = world.git(&["show", &format!("main:{}", output(&registered, "app_file"))])?;
+        r.detail(&format!(
+            "Argo CD Application on main, {}:\n{app}",
+            output(&registered, "app_file")
+        ))?;
+    }
+    r.record(
+        "pr-feedback",
+        Outcome::Skipped(
+            "needs the GitHub API; in a cluster it posts a commit status and one sticky comment"
+                .into(),
+        ),
+        Duration::ZERO,
+    )?;
+
+    if options.keep {
+        r.say(&format!(
+            "\n--keep: the sandbox stays; run the demo again without --keep, or delete {}",
+            world.root.display()
+        ))?;
+        return finish(r, world, Vec::new(), false);
+    }
+
+    r.pipeline = "delete";
+    r.say(&format!(
+        "\nDelete pipeline for pull request #{pr} (sandbox-delete):"
+    ))?;
+    r.task(
+        "unregister-app",
+        git(json!({ "apps_path": "apps/sandboxes" })),
+    )
+    .await?;
+    // terraform destroy removes the sandbox's bucket and database in a
+    // cluster; here its stand-in removes their local counterparts.
+    let started = Instant::now();
+    let mut destroyed = Vec::new();
+    let dest_dir = world.sandbox_bucket.join(&environment);
+    if dest_dir.exists() {
+        std::fs::remove_dir_all(&dest_dir)
+            .map_err(|e| DemoError::Setup(format!("cannot remove {}: {e}", dest_dir.display())))?;
+        destroyed.push(format!("removed {}", dest_dir.display()));
+    }
+    if let Some(url) = &database_url {
+        psql(url, &format!("drop database if exists \"{database_name}\""))
+            .map_err(DemoError::Setup)?;
+        destroyed.push(format!("dropped database {database_name}"));
+    }
+    r.record("terraform destroy", Outcome::Succeeded, started.elapsed())?;
+    r.detail(&format!(
+        "stand-in: {}",
+        if destroyed.is_empty() {
+            "nothing to remove".to_string()
+        } else {
+            destroyed.join("; ")
+        }
+    ))?;
+    r.record(
+        "cleanup-secrets",
+        Outcome::Skipped(
+            "no Vault in the demo world; in a cluster it deletes secret/sandboxes/<environment>"
+                .into(),
+        ),
+        Duration::ZERO,
+    )?;
+    r.task(
+        "cleanup-branch",
+        git(json!({ "branch": branch, "forge": "none" })),
+    )
+    .await?;
+
+    // Nothing of the sandbox may be left, checked independently of the tasks.
+    let mut leftovers = Vec::new();
+    let heads = world.git(&["for-each-ref", "--format=%(refname:short)", "refs/heads/"])?;
+    if heads.lines().any(|h| h == branch) {
+        leftovers.push(format!("branch {branch} still exists"));
+    }
+    let apps = world.git(&["ls-tree", "--name-only", "main", "apps/sandboxes/"])?;
+    if apps.lines().any(|f| f.contains(&environment)) {
+        leftovers.push(format!(
+            "an Application file of {environment} is still on main"
+        ));
+    }
+    if dest_dir.exists() {
+        leftovers.push(format!("documents left in {}", dest_dir.display()));
+    }
+    if let Some(url) = &database_url {
+        let like = database_name.replace('_', "\\_");
+        match psql(
+            url,
+            &format!(
+                "select string_agg(datname, ',') from pg_database where datname like '{like}%'"
+            ),
+        ) {
+            Ok(found) if found.is_empty() => {}
+            Ok(found) => leftovers.push(format!("databases left: {found}")),
+            Err(e) => leftovers.push(format!("cannot check databases: {e}")),
+        }
+    }
+    finish(r, world, leftovers, true)
+}
+
+fn finish<W: Write>(
+    mut r: Runner<'_, W>,
+    world: World,
+    leftovers: Vec<String>,
+    deleted: bool,
+) -> Result<Report, DemoError> {
+    let report = Report {
+        steps: r.steps.clone(),
+        leftovers,
+        deleted,
+        world: world.root.clone(),
+    };
+    r.say("\nSummary:")?;
+    for pipeline in ["create", "delete"] {
+        let steps: Vec<&StepReport> = report
+            .steps
+            .iter()
+            .filter(|s| s.pipeline == pipeline)
+            .collect();
+        if steps.is_empty() {
+            continue;
+        }
+        let count = |f: fn(&Outcome) -> bool| steps.iter().filter(|s| f(&s.outcome)).count();
+        let total: Duration = steps.iter().map(|s| s.duration).sum();
+        r.say(&format!(
+            "  {pipeline}: {} succeeded, {} skipped, {} failed in {} ms",
+            count(|o| matches!(o, Outcome::Succeeded)),
+            count(|o| matches!(o, Outcome::Skipped(_))),
+            count(|o| matches!(o, Outcome::Failed(_))),
+            total.as_millis()
+        ))?;
+    }
+    if deleted {
+        if report.leftovers.is_empty() {
+            r.say("  nothing of the sandbox is left: no branch, no Application, no documents, no database")?;
+        } else {
+            for leftover in &report.leftovers {
+                r.say(&format!("  LEFT BEHIND: {leftover}"))?;
+            }
+        }
+    }
+    Ok(report)
+}
