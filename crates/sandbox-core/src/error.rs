@@ -159,11 +159,14 @@ impl TaskError {
 fn summarize(what: &str, problems: &[Problem]) -> String {
     match problems {
         [] => what.to_string(),
-        [one] => format!("{what}: {}: {}", one.field, one.message),
+        [one] => format!("{what}: {}: {} (rule {})", one.field, one.message, one.rule),
         many => {
-            let mut fields: Vec<&str> = many.iter().map(|p| p.field.as_str()).collect();
-            fields.dedup();
-            format!("{} problems ({what}): {}", many.len(), fields.join(", "))
+            let mut named: Vec<String> = many
+                .iter()
+                .map(|p| format!("{} ({})", p.field, p.rule))
+                .collect();
+            named.dedup();
+            format!("{} problems ({what}): {}", many.len(), named.join(", "))
         }
     }
 }

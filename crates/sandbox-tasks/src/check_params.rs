@@ -3,7 +3,7 @@
 //! the guard rails, and derives the names the rest of the pipeline uses, so
 //! no template computes a name itself.
 
-use crate::{Context, Task};
+use crate::{Context, OutputSpec, Task};
 use clap::Args;
 use sandbox_core::credential::CredentialRef;
 use sandbox_core::names::SandboxNames;
@@ -95,19 +95,17 @@ pub struct Params {
     /// owner/name of the application repository.
     #[arg(long, env = "SANDBOX_GITHUB_REPO", value_name = "OWNER/NAME")]
     pub github_repo: Option<String>,
-    /// More protected branches (exact names or prefix/*), repeatable.
+    /// More protected branches (exact names or prefix/*), repeatable or comma-separated.
     #[arg(
-        long = "protect-branch",
-        id = "protected_branches",
+        long,
         env = "SANDBOX_PROTECTED_BRANCHES",
         value_name = "BRANCH",
         value_delimiter = ','
     )]
     pub protected_branches: Vec<String>,
-    /// More protected databases, repeatable.
+    /// More protected databases, repeatable or comma-separated.
     #[arg(
-        long = "protect-database",
-        id = "protected_databases",
+        long,
         env = "SANDBOX_PROTECTED_DATABASES",
         value_name = "NAME",
         value_delimiter = ','
@@ -126,6 +124,84 @@ pub struct CheckParams;
 
 impl Task for CheckParams {
     const NAME: &'static str = "check-params";
+    const OUTPUTS: &'static [OutputSpec] = &[
+        OutputSpec {
+            name: "pr_number",
+            description: "The pull request number (empty when only environment was given).",
+        },
+        OutputSpec {
+            name: "environment",
+            description: "The sandbox's name, e.g. sbx-pr-42.",
+        },
+        OutputSpec {
+            name: "namespace",
+            description: "Its Kubernetes namespace, e.g. apps-sbx-pr-42.",
+        },
+        OutputSpec {
+            name: "branch",
+            description: "The environment's branch of the infrastructure repository.",
+        },
+        OutputSpec {
+            name: "base_branch",
+            description: "The branch the environment starts from.",
+        },
+        OutputSpec {
+            name: "app_name",
+            description: "The Argo CD Application name.",
+        },
+        OutputSpec {
+            name: "apps_path",
+            description: "The app-of-apps directory.",
+        },
+        OutputSpec {
+            name: "apps_branch",
+            description: "The app-of-apps branch.",
+        },
+        OutputSpec {
+            name: "database_name",
+            description: "The sandbox database, e.g. sbx_pr_42.",
+        },
+        OutputSpec {
+            name: "vault_path",
+            description: "Base of the environment's secrets in Vault.",
+        },
+        OutputSpec {
+            name: "bucket_prefix",
+            description: "The object prefix of the environment's documents.",
+        },
+        OutputSpec {
+            name: "repo_url",
+            description: "The infrastructure repository (credentials never included).",
+        },
+        OutputSpec {
+            name: "overlay_path",
+            description: "The environment's Kustomize overlay (empty when not given).",
+        },
+        OutputSpec {
+            name: "images_from",
+            description: "The overlay image tags come from (empty when not given).",
+        },
+        OutputSpec {
+            name: "source_bucket",
+            description: "Where documents are copied from (empty when not given).",
+        },
+        OutputSpec {
+            name: "dest_bucket",
+            description: "Where documents are copied to, with the environment's prefix (empty when not given).",
+        },
+        OutputSpec {
+            name: "backup_url",
+            description: "Where nightly backups are (empty when not given).",
+        },
+        OutputSpec {
+            name: "github_repo",
+            description: "owner/name of the application repository (empty when not given).",
+        },
+        OutputSpec {
+            name: "remote_checks",
+            description: "JSON list of remote checks and their status (empty without --check-remote).",
+        },
+    ];
     type Params = Params;
 
     #[tracing::instrument(name = "check-params", skip_all)]
@@ -384,14 +460,16 @@ fn parse_vault_path(s: &str) -> Result<String, Invalid> {
 }
 
 impl Plan {
-    /// The outputs every later step reads.
+    /// The outputs every later step reads; optional ones are empty when
+    /// not given, so every declared output is always written.
     pub fn outputs(&self) -> Outputs {
-        let mut out = Outputs::new();
-        if let Some(pr) = self.pr_number {
-            out.set("pr_number", pr);
+        fn or_empty<T: std::fmt::Display>(v: &Option<T>) -> String {
+            v.as_ref().map(ToString::to_string).unwrap_or_default()
         }
         let n = &self.names;
-        out.set("environment", &n.environment)
+        let mut out = Outputs::new();
+        out.set("pr_number", or_empty(&self.pr_number))
+            .set("environment", &n.environment)
             .set("namespace", &n.namespace)
             .set("branch", &n.branch)
             .set("base_branch", &self.base_branch)
@@ -400,28 +478,21 @@ impl Plan {
             .set("apps_branch", &self.apps_branch)
             .set("database_name", &n.database_name)
             .set("vault_path", &n.vault_path)
-            .set("bucket_prefix", &n.bucket_prefix);
-        if let Some(repo) = &self.repo_url {
-            out.set("repo_url", redact_url(repo.as_str()));
-        }
-        if let Some(p) = &self.overlay_path {
-            out.set("overlay_path", p);
-        }
-        if let Some(p) = &self.images_from {
-            out.set("images_from", p);
-        }
-        if let Some(b) = &self.source_bucket {
-            out.set("source_bucket", b);
-        }
-        if let Some(b) = &self.dest_bucket {
-            out.set("dest_bucket", b);
-        }
-        if let Some(b) = &self.backup_url {
-            out.set("backup_url", b);
-        }
-        if let Some(r) = &self.github_repo {
-            out.set("github_repo", r);
-        }
+            .set("bucket_prefix", &n.bucket_prefix)
+            .set(
+                "repo_url",
+                self.repo_url
+                    .as_ref()
+                    .map(|r| redact_url(r.as_str()))
+                    .unwrap_or_default(),
+            )
+            .set("overlay_path", or_empty(&self.overlay_path))
+            .set("images_from", or_empty(&self.images_from))
+            .set("source_bucket", or_empty(&self.source_bucket))
+            .set("dest_bucket", or_empty(&self.dest_bucket))
+            .set("backup_url", or_empty(&self.backup_url))
+            .set("github_repo", or_empty(&self.github_repo))
+            .set("remote_checks", "");
         out
     }
 

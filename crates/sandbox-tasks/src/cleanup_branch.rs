@@ -3,7 +3,7 @@
 //! (then it is kept and the task succeeds). An absent branch is success.
 
 use crate::gitops::{self, ACTION, EnvArgs, GitArgs};
-use crate::{Context, Task, credentials};
+use crate::{Context, OutputSpec, Task, credentials};
 use clap::{Args, ValueEnum};
 use sandbox_core::credential::CredentialRef;
 use sandbox_core::params::{BranchName, GithubRepo, Problems};
@@ -57,6 +57,20 @@ pub struct CleanupBranch;
 
 impl Task for CleanupBranch {
     const NAME: &'static str = "cleanup-branch";
+    const OUTPUTS: &'static [OutputSpec] = &[
+        OutputSpec {
+            name: "branch",
+            description: "The environment's branch.",
+        },
+        OutputSpec {
+            name: "action",
+            description: "What happened: deleted, absent, kept (an open PR has it as head) or planned (dry run).",
+        },
+        OutputSpec {
+            name: "open_pull_requests",
+            description: "Comma-separated open pull requests that keep the branch (empty unless kept).",
+        },
+    ];
     type Params = Params;
 
     #[tracing::instrument(name = "cleanup-branch", skip_all)]

@@ -3,7 +3,7 @@
 //! is reused (or, with `--if-exists fail`, a precondition error).
 
 use crate::gitops::{self, ACTION, EnvArgs, GitArgs};
-use crate::{Context, Task};
+use crate::{Context, OutputSpec, Task};
 use clap::{Args, ValueEnum};
 use sandbox_core::params::{BranchName, Problems};
 use sandbox_core::{Outputs, TaskError};
@@ -55,6 +55,20 @@ pub struct CreateBranch;
 
 impl Task for CreateBranch {
     const NAME: &'static str = "create-branch";
+    const OUTPUTS: &'static [OutputSpec] = &[
+        OutputSpec {
+            name: "branch",
+            description: "The environment's branch.",
+        },
+        OutputSpec {
+            name: "commit",
+            description: "The commit the branch points at (empty on a dry run).",
+        },
+        OutputSpec {
+            name: "action",
+            description: "What happened: created, reused or planned (dry run).",
+        },
+    ];
     type Params = Params;
 
     #[tracing::instrument(name = "create-branch", skip_all)]

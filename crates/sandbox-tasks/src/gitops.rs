@@ -170,8 +170,7 @@ pub struct EnvArgs {
     pub environment: Option<String>,
     /// More protected branches (exact names or prefix/*), repeatable.
     #[arg(
-        long = "protect-branch",
-        id = "protected_branches",
+        long,
         env = "SANDBOX_PROTECTED_BRANCHES",
         value_name = "BRANCH",
         value_delimiter = ','

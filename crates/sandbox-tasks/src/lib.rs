@@ -4,6 +4,7 @@
 //! contract of DESIGN §3; the [`registry`] runs a task by name for the
 //! plugin.
 
+pub mod catalog;
 pub mod check_params;
 pub mod cleanup_branch;
 pub mod context;
@@ -21,10 +22,23 @@ pub use context::{Context, Progress};
 use sandbox_core::{Outputs, TaskError};
 use std::future::Future;
 
+/// An output parameter a task writes: declared so templates and docs are
+/// generated from the code, and checked by the runner on every run.
+#[derive(Debug, Clone, Copy)]
+pub struct OutputSpec {
+    /// snake_case name: the output file and the template's output parameter.
+    pub name: &'static str,
+    /// One line for the template's `description` and the docs.
+    pub description: &'static str,
+}
+
 /// One task of the sandbox pipelines.
 pub trait Task {
     /// The binary's name and the plugin's `task` value, e.g. `check-params`.
     const NAME: &'static str;
+    /// Every output the task may write on success; the runner writes the
+    /// ones a run did not set as empty, in this order.
+    const OUTPUTS: &'static [OutputSpec];
     /// What the task takes, as flags, environment variables or a params object.
     type Params: clap::Args + clap::FromArgMatches + Send + 'static;
     /// Validate the parameters, then do the work. Must be idempotent.

@@ -1,7 +1,9 @@
 //! Parameters given as an object — a `--params` file (JSON or YAML) or the
 //! plugin's `params` — go through the same clap definitions as flags: each
 //! key becomes `--kebab-key=value`, so one set of rules validates all three
-//! ways in. A key that names no parameter is an error, not ignored.
+//! ways in. A key that names no parameter is an error, not ignored; an empty
+//! string or null means the parameter was not given (Argo passes every
+//! parameter as a string, and unset optional inputs as "").
 
 use clap::parser::ValueSource;
 use clap::{ArgAction, Command};
@@ -78,28 +80,26 @@ pub fn to_args(
         }
         let is_switch = matches!(arg.get_action(), ArgAction::SetTrue | ArgAction::SetFalse);
         let mut push = |v: &Value| -> bool {
-            match v {
-                Value::Null => true,
-                Value::Bool(b) if is_switch => {
-                    if *b {
-                        args.push(OsString::from(format!("--{long}")));
-                    }
-                    true
+            // Workflow parameters are strings, and an optional input left
+            // unset arrives as "": an empty value means "not given".
+            let text = match v {
+                Value::Null => return true,
+                Value::String(s) if s.is_empty() => return true,
+                Value::Bool(b) => b.to_string(),
+                Value::Number(n) => n.to_string(),
+                Value::String(s) => s.clone(),
+                Value::Array(_) | Value::Object(_) => return false,
+            };
+            if is_switch {
+                match text.as_str() {
+                    "true" => args.push(OsString::from(format!("--{long}"))),
+                    "false" => {}
+                    _ => return false,
                 }
-                Value::Bool(b) => {
-                    args.push(OsString::from(format!("--{long}={b}")));
-                    true
-                }
-                Value::Number(n) => {
-                    args.push(OsString::from(format!("--{long}={n}")));
-                    true
-                }
-                Value::String(s) => {
-                    args.push(OsString::from(format!("--{long}={s}")));
-                    true
-                }
-                Value::Array(_) | Value::Object(_) => false,
+            } else {
+                args.push(OsString::from(format!("--{long}={text}")));
             }
+            true
         };
         let ok = match value {
             Value::Array(items) => items.iter().all(&mut push),
@@ -109,7 +109,7 @@ pub fn to_args(
             problems.push(Problem {
                 field: key.clone(),
                 rule: "params-type".into(),
-                message: format!("{key} must be a string, number, boolean or list of them"),
+                message: format!("{key} must be a string, number, boolean or list of them (a switch takes true or false)"),
                 value: None,
                 fix: "give a plain value".into(),
             });

@@ -5,7 +5,7 @@
 //! only path it may change is the environment's own file.
 
 use crate::gitops::{self, ACTION, EnvArgs, EnvPlan, GitArgs, GitPlan};
-use crate::{Context, Task};
+use crate::{Context, OutputSpec, Task};
 use clap::Args;
 use sandbox_core::params::{BranchName, Namespace, Problems, RepoPath};
 use sandbox_core::{ErrorKind, Outputs, Problem, TaskError};
@@ -179,6 +179,24 @@ pub struct RegisterApp;
 
 impl Task for RegisterApp {
     const NAME: &'static str = "register-app";
+    const OUTPUTS: &'static [OutputSpec] = &[
+        OutputSpec {
+            name: "app_name",
+            description: "The Argo CD Application name.",
+        },
+        OutputSpec {
+            name: "app_file",
+            description: "The Application's file in the app-of-apps directory.",
+        },
+        OutputSpec {
+            name: "commit",
+            description: "The commit on the apps branch holding it (empty on a dry run).",
+        },
+        OutputSpec {
+            name: "action",
+            description: "What happened: pushed, unchanged or planned (dry run).",
+        },
+    ];
     type Params = Params;
 
     #[tracing::instrument(name = "register-app", skip_all)]

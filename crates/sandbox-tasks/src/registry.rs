@@ -1,73 +1,78 @@
 //! Every task by name, for callers that choose the task at run time (the
-//! plugin, `sandbox lint`).
+//! plugin, `sandbox lint`). Adding a task is one line in `tasks!` below.
 
-use crate::{
-    Context, Task, check_params, cleanup_branch, create_branch, register_app, runner,
-    unregister_app,
-};
+use crate::{Context, Task, runner};
+use clap::Command;
 use sandbox_core::{Outputs, Problem, TaskError};
 use serde_json::{Map, Value};
 
-/// The names of every task, as binaries and as the plugin's `task` value.
-pub const TASKS: &[&str] = &[
-    check_params::CheckParams::NAME,
-    create_branch::CreateBranch::NAME,
-    register_app::RegisterApp::NAME,
-    unregister_app::UnregisterApp::NAME,
-    cleanup_branch::CleanupBranch::NAME,
-];
+macro_rules! tasks {
+    ($($task:path),* $(,)?) => {
+        /// The names of every task, as binaries and as the plugin's `task` value.
+        pub const TASKS: &[&str] = &[$(<$task as Task>::NAME),*];
 
-/// Run the task `name` with a params object.
-pub async fn run(
-    name: &str,
-    params: &Map<String, Value>,
-    ctx: Context,
-) -> Result<Outputs, TaskError> {
-    match name {
-        check_params::CheckParams::NAME => run_task::<check_params::CheckParams>(params, ctx).await,
-        create_branch::CreateBranch::NAME => {
-            run_task::<create_branch::CreateBranch>(params, ctx).await
+        /// Run the task `name` with a params object.
+        pub async fn run(name: &str, params: &Map<String, Value>, ctx: Context) -> Result<Outputs, TaskError> {
+            $(
+                if name == <$task as Task>::NAME {
+                    return run_task::<$task>(params, ctx).await;
+                }
+            )*
+            Err(unknown(name))
         }
-        register_app::RegisterApp::NAME => run_task::<register_app::RegisterApp>(params, ctx).await,
-        unregister_app::UnregisterApp::NAME => {
-            run_task::<unregister_app::UnregisterApp>(params, ctx).await
+
+        /// Check that `name` is a task and `params` are keys and values it
+        /// accepts, without running it (used by `sandbox lint`).
+        pub fn check(name: &str, params: &Map<String, Value>) -> Result<(), TaskError> {
+            $(
+                if name == <$task as Task>::NAME {
+                    return runner::params_from_object::<$task>(params).map(drop);
+                }
+            )*
+            Err(unknown(name))
         }
-        cleanup_branch::CleanupBranch::NAME => {
-            run_task::<cleanup_branch::CleanupBranch>(params, ctx).await
+
+        /// The ClusterWorkflowTemplate of every task: (file name, YAML).
+        pub fn task_templates() -> Vec<(String, String)> {
+            vec![$((format!("sandbox-{}.yaml", <$task as Task>::NAME), crate::catalog::task_template::<$task>())),*]
         }
-        other => Err(unknown(other)),
-    }
+
+        /// The README's table of every task (generated; checked by a test).
+        pub fn readme_table() -> String {
+            let mut table = String::from("| task | what it does | flags | outputs |\n|---|---|---|---|\n");
+            $(
+                table.push_str(&crate::catalog::markdown_row::<$task>());
+                table.push('\n');
+            )*
+            table
+        }
+
+        /// The clap command of the task `name` (its flags, help and defaults).
+        pub fn command(name: &str) -> Option<Command> {
+            $(
+                if name == <$task as Task>::NAME {
+                    return Some(runner::command::<$task>());
+                }
+            )*
+            None
+        }
+    };
 }
 
-/// Check that `name` is a task and `params` are keys it accepts, without
-/// running it (used by `sandbox lint`).
-pub fn check(name: &str, params: &Map<String, Value>) -> Result<(), TaskError> {
-    match name {
-        check_params::CheckParams::NAME => {
-            runner::params_from_object::<check_params::CheckParams>(params).map(drop)
-        }
-        create_branch::CreateBranch::NAME => {
-            runner::params_from_object::<create_branch::CreateBranch>(params).map(drop)
-        }
-        register_app::RegisterApp::NAME => {
-            runner::params_from_object::<register_app::RegisterApp>(params).map(drop)
-        }
-        unregister_app::UnregisterApp::NAME => {
-            runner::params_from_object::<unregister_app::UnregisterApp>(params).map(drop)
-        }
-        cleanup_branch::CleanupBranch::NAME => {
-            runner::params_from_object::<cleanup_branch::CleanupBranch>(params).map(drop)
-        }
-        other => Err(unknown(other)),
-    }
-}
+tasks!(
+    crate::check_params::CheckParams,
+    crate::create_branch::CreateBranch,
+    crate::register_app::RegisterApp,
+    crate::unregister_app::UnregisterApp,
+    crate::cleanup_branch::CleanupBranch,
+);
 
 async fn run_task<T: Task>(
     params: &Map<String, Value>,
     ctx: Context,
 ) -> Result<Outputs, TaskError> {
     let params = runner::params_from_object::<T>(params)?;
-    T::run(params, ctx).await
+    runner::run_checked::<T>(params, ctx).await
 }
 
 fn unknown(name: &str) -> TaskError {
@@ -78,4 +83,63 @@ fn unknown(name: &str) -> TaskError {
         value: Some(name.to_string()),
         fix: format!("use one of: {}", TASKS.join(", ")),
     }])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sandbox_core::env_vars::flag_env;
+
+    /// DESIGN §4: one vocabulary — the params key (snake_case), the flag
+    /// (kebab-case) and the environment variable (SANDBOX_ + upper snake).
+    #[test]
+    fn every_flag_keeps_the_naming_contract() {
+        for name in TASKS {
+            let cmd = command(name).expect("registered task has a command");
+            for arg in cmd.get_arguments() {
+                let Some(long) = arg.get_long() else { continue };
+                if matches!(long, "help" | "version") {
+                    continue;
+                }
+                let id = arg.get_id().as_str();
+                let env = arg.get_env().map(|e| e.to_string_lossy().into_owned());
+                assert_eq!(
+                    long.replace('-', "_"),
+                    id,
+                    "{name}: flag --{long} does not match key {id}"
+                );
+                assert_eq!(
+                    env,
+                    Some(flag_env(id)),
+                    "{name}: --{long} must read {}",
+                    flag_env(id)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_registry_runs_and_checks_by_name() {
+        let mut params = Map::new();
+        params.insert("pr_number".into(), Value::from(11));
+        assert!(check("check-params", &params).is_ok());
+        params.insert("no_such_key".into(), Value::from(1));
+        let error = check("check-params", &params).unwrap_err();
+        assert_eq!(error.details[0].field, "no_such_key");
+        assert_eq!(
+            check("no-such-task", &Map::new()).unwrap_err().details[0].rule,
+            "unknown-task"
+        );
+        assert!(command("check-params").is_some() && command("nope").is_none());
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn run_by_name_returns_the_task_outputs() {
+        let mut params = Map::new();
+        params.insert("pr_number".into(), Value::from(12));
+        let outputs = run("check-params", &params, Context::default())
+            .await
+            .unwrap();
+        assert_eq!(outputs.get("namespace"), Some("apps-sbx-pr-12"));
+    }
 }

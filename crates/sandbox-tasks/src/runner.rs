@@ -49,7 +49,7 @@ pub fn command<T: Task>() -> Command {
 
 /// Parse `argv` (program name first) and the `--params` file it names.
 pub fn parse<T: Task>(argv: Vec<OsString>) -> Result<Parsed<T::Params>, TaskError> {
-    let mut cmd = command::<T>();
+    let mut cmd = ignore_empty_env(command::<T>());
     let matches = match cmd.try_get_matches_from_mut(argv.iter()) {
         Ok(m) => m,
         Err(e) => return clap_outcome(e),
@@ -83,6 +83,22 @@ pub fn params_from_object<T: Task>(
         .try_get_matches_from_mut(argv)
         .map_err(|e| clap_problem(&e))?;
     T::Params::from_arg_matches(&matches).map_err(|e| clap_problem(&e))
+}
+
+/// A `SANDBOX_*` variable set to "" counts as unset: container templates
+/// pass every optional input through the environment, empty when not given.
+fn ignore_empty_env(cmd: Command) -> Command {
+    let empty: Vec<String> = cmd
+        .get_arguments()
+        .filter(|a| {
+            a.get_env()
+                .is_some_and(|e| std::env::var_os(e).is_some_and(|v| v.is_empty()))
+        })
+        .map(|a| a.get_id().to_string())
+        .collect();
+    empty
+        .into_iter()
+        .fold(cmd, |cmd, id| cmd.mut_arg(id, |a| a.env(None)))
 }
 
 fn clap_outcome<P>(e: clap::Error) -> Result<Parsed<P>, TaskError> {
@@ -167,6 +183,30 @@ pub fn result_json(
             })
         }
     }
+}
+
+/// Run a task and hold it to its declaration (`T::OUTPUTS`): a declared
+/// output the run did not set is written empty (a dry run has no commit, a
+/// kept branch no deletion), so templates can always read every one with
+/// `valueFrom`; an undeclared output is a bug.
+pub async fn run_checked<T: Task>(params: T::Params, ctx: Context) -> Result<Outputs, TaskError> {
+    let produced = T::run(params, ctx).await?;
+    let undeclared: Vec<&str> = produced
+        .iter()
+        .map(|(name, _)| name)
+        .filter(|name| !T::OUTPUTS.iter().any(|o| o.name == *name))
+        .collect();
+    if !undeclared.is_empty() {
+        return Err(TaskError::internal(format!(
+            "{} wrote outputs it does not declare: {undeclared:?}",
+            T::NAME
+        )));
+    }
+    let mut outputs = Outputs::new();
+    for spec in T::OUTPUTS {
+        outputs.set(spec.name, produced.get(spec.name).unwrap_or_default());
+    }
+    Ok(outputs)
 }
 
 /// Run task `T` as a process: the whole body of every task binary.

@@ -4,7 +4,7 @@
 
 use crate::gitops::{ACTION, EnvArgs, GitArgs};
 use crate::register_app::AppsArgs;
-use crate::{Context, Task};
+use crate::{Context, OutputSpec, Task};
 use clap::Args;
 use sandbox_core::params::Problems;
 use sandbox_core::{Outputs, TaskError};
@@ -29,6 +29,24 @@ pub struct UnregisterApp;
 
 impl Task for UnregisterApp {
     const NAME: &'static str = "unregister-app";
+    const OUTPUTS: &'static [OutputSpec] = &[
+        OutputSpec {
+            name: "app_name",
+            description: "The Argo CD Application name.",
+        },
+        OutputSpec {
+            name: "app_file",
+            description: "The Application's file in the app-of-apps directory.",
+        },
+        OutputSpec {
+            name: "commit",
+            description: "The commit on the apps branch without it (empty on a dry run).",
+        },
+        OutputSpec {
+            name: "action",
+            description: "What happened: removed, absent or planned (dry run).",
+        },
+    ];
     type Params = Params;
 
     #[tracing::instrument(name = "unregister-app", skip_all)]
