@@ -9,9 +9,13 @@
 //! and every failure is a [`ForgeError`] that knows its DESIGN §3 kind.
 #![warn(missing_docs)]
 
+mod comments;
 mod error;
+mod pulls;
 
+pub use comments::CommentAction;
 pub use error::ForgeError;
+pub use pulls::{Label, PullDetails};
 
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue, USER_AGENT};
 use reqwest::{Method, StatusCode};

@@ -16,6 +16,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod history;
+
 /// Commits are authored as this unless configured.
 pub const DEFAULT_AUTHOR_NAME: &str = "argo-sandbox";
 /// Commits are authored with this e-mail unless configured.

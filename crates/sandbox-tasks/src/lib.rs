@@ -12,6 +12,8 @@ pub mod create_branch;
 pub mod credentials;
 pub mod gitops;
 pub mod params_file;
+pub mod pr_feedback;
+pub mod reap;
 pub mod register_app;
 pub mod registry;
 pub mod runner;

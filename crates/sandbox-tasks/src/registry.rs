@@ -65,6 +65,8 @@ tasks!(
     crate::register_app::RegisterApp,
     crate::unregister_app::UnregisterApp,
     crate::cleanup_branch::CleanupBranch,
+    crate::pr_feedback::PrFeedback,
+    crate::reap::Reap,
 );
 
 async fn run_task<T: Task>(
