@@ -45,7 +45,9 @@ impl PullDetails {
     /// True when it carries the label `name` (GitHub label names are
     /// case-insensitive).
     pub fn has_label(&self, name: &str) -> bool {
-        self.labels.iter().any(|l| l.name.eq_ignore_ascii_case(name))
+        self.labels
+            .iter()
+            .any(|l| l.name.eq_ignore_ascii_case(name))
     }
 }
 

@@ -150,13 +150,17 @@ fn headline(operation: Operation, state: State) -> (&'static str, &'static str) 
 /// could end the link early.
 fn parse_link(s: &str) -> Result<String, Invalid> {
     let fix = "give an http(s) URL without credentials, e.g. https://sbx-pr-42.example.com";
-    let url = url::Url::parse(s)
-        .map_err(|_| Invalid::one("url", format!("{s:?} is not a URL"), fix))?;
+    let url =
+        url::Url::parse(s).map_err(|_| Invalid::one("url", format!("{s:?} is not a URL"), fix))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(Invalid::one("url-scheme", "only http and https links", fix));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(Invalid::one("url-credentials", "the URL carries credentials", fix));
+        return Err(Invalid::one(
+            "url-credentials",
+            "the URL carries credentials",
+            fix,
+        ));
     }
     // The url crate percent-encodes spaces, quotes and angle brackets; a
     // Markdown link destination in <…> then cannot be broken out of.
@@ -350,9 +354,15 @@ mod tests {
             State::Success,
             Some("https://sbx-pr-42.example.com/"),
         );
-        assert!(text.starts_with("<!-- argo-sandbox:sbx-pr-42 -->\n"), "{text}");
+        assert!(
+            text.starts_with("<!-- argo-sandbox:sbx-pr-42 -->\n"),
+            "{text}"
+        );
         assert!(text.contains("`sbx-pr-42`: ready"), "{text}");
-        assert!(text.contains("(<https://sbx-pr-42.example.com/>)"), "{text}");
+        assert!(
+            text.contains("(<https://sbx-pr-42.example.com/>)"),
+            "{text}"
+        );
         assert!(text.contains("(<https://argo.example.com/workflows/argo/sandbox-create-abc>)"));
         assert!(text.contains("remove the `create-sandbox` label or close the pull request"));
         let deleted = render(Operation::Delete, State::Success, None);

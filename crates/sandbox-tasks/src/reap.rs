@@ -68,7 +68,12 @@ pub struct Params {
     #[arg(long, env = "SANDBOX_GITHUB_TOKEN", value_name = "REF")]
     pub github_token: Option<String>,
     /// Age after which a sandbox whose PR is still open is deleted (e.g. 7d, 36h).
-    #[arg(long, env = "SANDBOX_TTL", value_name = "DURATION", default_value = "7d")]
+    #[arg(
+        long,
+        env = "SANDBOX_TTL",
+        value_name = "DURATION",
+        default_value = "7d"
+    )]
     pub ttl: String,
     /// A PR label that exempts its open sandbox from the TTL.
     #[arg(
@@ -240,6 +245,12 @@ impl Task for Reap {
         };
         tracing::info!(sandboxes = found.len(), "sandboxes found");
 
+        let mut out = Outputs::new();
+        if found.is_empty() {
+            out.set("expired", "[]").set("kept", "[]").set("count", 0);
+            return Ok(out);
+        }
+
         // 2. Their pull requests.
         let token = match &token {
             Some(r) => Some(credentials::resolve("github_token", r, &ctx).await?),
@@ -292,7 +303,6 @@ impl Task for Reap {
                 }),
             }
         }
-        let mut out = Outputs::new();
         out.set("expired", to_json(&expired)?)
             .set("kept", to_json(&kept)?)
             .set("count", expired.len());
@@ -371,7 +381,10 @@ mod tests {
     #[test]
     fn only_the_exact_sandbox_shape_of_the_prefix_is_selected() {
         let policy = Policy::new(EnvPrefix::parse("sbx-").unwrap());
-        assert_eq!(sandbox_pr(&policy, "sbx-pr-42").map(PrNumber::get), Some(42));
+        assert_eq!(
+            sandbox_pr(&policy, "sbx-pr-42").map(PrNumber::get),
+            Some(42)
+        );
         for other in [
             "main",
             "sbx-pr-",

@@ -567,6 +567,7 @@ mod github {
     use wiremock::matchers::{header, method, path, query_param};
     use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
 
+    #[allow(clippy::print_stderr)]
     fn fixtures() -> Option<PathBuf> {
         let dir = std::env::var_os("SANDBOX_FIXTURES")
             .map(PathBuf::from)

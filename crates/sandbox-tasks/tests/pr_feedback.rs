@@ -124,15 +124,23 @@ impl Respond for Comments {
                 ResponseTemplate::new(201).set_body_json(created)
             }
             "PATCH" => {
-                let id: u64 = request.url.path().rsplit('/').next().unwrap().parse().unwrap();
+                let id: u64 = request
+                    .url
+                    .path()
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
                 let body: Value = serde_json::from_slice(&request.body).unwrap();
                 match comments.iter_mut().find(|c| c["id"] == json!(id)) {
                     Some(c) => {
                         c["body"] = body["body"].clone();
                         ResponseTemplate::new(200).set_body_json(c.clone())
                     }
-                    None => ResponseTemplate::new(404)
-                        .set_body_json(json!({"message": "Not Found"})),
+                    None => {
+                        ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"}))
+                    }
                 }
             }
             _ => ResponseTemplate::new(405),
@@ -232,7 +240,10 @@ fn feedback(d: &Double, extra: &[&str]) -> Run {
         }
     }
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(!stderr.contains(TOKEN) && !stdout.contains(TOKEN), "token printed");
+    assert!(
+        !stderr.contains(TOKEN) && !stdout.contains(TOKEN),
+        "token printed"
+    );
     Run {
         code: out.status.code().unwrap_or(-1),
         result,
@@ -255,7 +266,10 @@ async fn first_run_creates_one_comment_later_runs_edit_it() {
     assert_eq!(run.code, 0, "{}\n{}", run.result, run.stderr);
     assert_eq!(run.result["outputs"]["comment_action"], "created");
     assert_eq!(run.result["outputs"]["status_state"], "pending");
-    let first_id = run.result["outputs"]["comment_id"].as_str().unwrap().to_string();
+    let first_id = run.result["outputs"]["comment_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     let reqs = requests(&d).await;
     for r in &reqs {
@@ -272,7 +286,10 @@ async fn first_run_creates_one_comment_later_runs_edit_it() {
         .filter(|r| r.method.as_str() == "POST" && r.url.path().ends_with("/comments"))
         .collect();
     assert_eq!(posts.len(), 1);
-    assert_eq!(posts[0].url.path(), format!("/repos/{REPO}/issues/{PR}/comments"));
+    assert_eq!(
+        posts[0].url.path(),
+        format!("/repos/{REPO}/issues/{PR}/comments")
+    );
     let body = json_body(posts[0])["body"].as_str().unwrap().to_string();
     assert!(body.starts_with(MARKER), "{body}");
     assert!(body.contains("being created"), "{body}");
@@ -290,7 +307,10 @@ async fn first_run_creates_one_comment_later_runs_edit_it() {
         .filter(|r| r.url.path().contains("/statuses/"))
         .collect();
     assert_eq!(statuses.len(), 1);
-    assert_eq!(statuses[0].url.path(), format!("/repos/{REPO}/statuses/{}", d.sha));
+    assert_eq!(
+        statuses[0].url.path(),
+        format!("/repos/{REPO}/statuses/{}", d.sha)
+    );
     let status = json_body(statuses[0]);
     assert_eq!(status["state"], "pending");
     assert_eq!(status["context"], "sandbox/sbx-pr-1347");
@@ -326,7 +346,10 @@ async fn first_run_creates_one_comment_later_runs_edit_it() {
     assert_eq!(run.result["outputs"]["comment_action"], "updated");
     assert_eq!(run.result["outputs"]["comment_id"], first_id.as_str());
     let reqs = requests(&d).await;
-    let patches: Vec<&Request> = reqs.iter().filter(|r| r.method.as_str() == "PATCH").collect();
+    let patches: Vec<&Request> = reqs
+        .iter()
+        .filter(|r| r.method.as_str() == "PATCH")
+        .collect();
     assert_eq!(patches.len(), 1);
     assert_eq!(
         patches[0].url.path(),
@@ -334,8 +357,15 @@ async fn first_run_creates_one_comment_later_runs_edit_it() {
     );
     let body = json_body(patches[0])["body"].as_str().unwrap().to_string();
     assert!(body.starts_with(MARKER) && body.contains("ready"), "{body}");
-    assert!(body.contains("(<https://sbx-pr-1347.example.com/>)"), "{body}");
-    assert!(!reqs.iter().any(|r| r.method.as_str() == "POST" && r.url.path().ends_with("/comments")));
+    assert!(
+        body.contains("(<https://sbx-pr-1347.example.com/>)"),
+        "{body}"
+    );
+    assert!(
+        !reqs
+            .iter()
+            .any(|r| r.method.as_str() == "POST" && r.url.path().ends_with("/comments"))
+    );
     let status = reqs
         .iter()
         .find(|r| r.url.path().contains("/statuses/"))
@@ -448,7 +478,10 @@ async fn rate_limits_are_waited_out_until_the_reset() {
         .filter(|r| r.url.path().ends_with(&format!("/pulls/{PR}")))
         .collect();
     assert_eq!(pulls.len(), 2, "one refused, one retried");
-    let statuses = reqs.iter().filter(|r| r.url.path().contains("/statuses/")).count();
+    let statuses = reqs
+        .iter()
+        .filter(|r| r.url.path().contains("/statuses/"))
+        .count();
     assert_eq!(statuses, 2, "one refused, one retried");
     // Not before the reset, plus the one-second retry-after.
     assert!(
@@ -473,7 +506,10 @@ async fn a_rejected_token_and_a_missing_pull_request_are_clear_preconditions() {
     assert_eq!(run.code, 3, "{}\n{}", run.result, run.stderr);
     assert_eq!(run.result["error"]["kind"], "precondition");
     let message = run.result["error"]["message"].as_str().unwrap();
-    assert!(message.contains("rejected the token") && message.contains("Bad credentials"), "{message}");
+    assert!(
+        message.contains("rejected the token") && message.contains("Bad credentials"),
+        "{message}"
+    );
 
     let d = double(0).await;
     Mock::given(method("GET"))
@@ -488,9 +524,17 @@ async fn a_rejected_token_and_a_missing_pull_request_are_clear_preconditions() {
     let run = tokio::task::block_in_place(|| feedback(&d, &["--state", "success"]));
     assert_eq!(run.code, 3, "{}\n{}", run.result, run.stderr);
     let message = run.result["error"]["message"].as_str().unwrap();
-    assert!(message.contains("404") && message.contains(&format!("/pulls/{PR}")), "{message}");
+    assert!(
+        message.contains("404") && message.contains(&format!("/pulls/{PR}")),
+        "{message}"
+    );
     // Nothing was posted after the failure.
-    assert!(requests(&d).await.iter().all(|r| r.method.as_str() == "GET"));
+    assert!(
+        requests(&d)
+            .await
+            .iter()
+            .all(|r| r.method.as_str() == "GET")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -525,7 +569,13 @@ async fn bad_parameters_are_all_reported_and_nothing_is_sent() {
         .iter()
         .map(|p| p["field"].as_str().unwrap())
         .collect();
-    for f in ["pr_number", "github_repo", "state", "environment_url", "github_token"] {
+    for f in [
+        "pr_number",
+        "github_repo",
+        "state",
+        "environment_url",
+        "github_token",
+    ] {
         assert!(fields.contains(&f), "{f} missing from {fields:?}");
     }
     assert!(requests(&d).await.is_empty());
@@ -537,7 +587,12 @@ async fn dry_run_prints_the_status_and_comment_and_sends_nothing() {
     let run = tokio::task::block_in_place(|| feedback(&d, &["--state", "failure", "--dry-run"]));
     assert_eq!(run.code, 0, "{}\n{}", run.result, run.stderr);
     assert_eq!(run.result["outputs"]["comment_action"], "planned");
-    assert!(run.result["outputs"]["comment_id"].as_str().unwrap_or("").is_empty());
+    assert!(
+        run.result["outputs"]["comment_id"]
+            .as_str()
+            .unwrap_or("")
+            .is_empty()
+    );
     assert_eq!(run.result["outputs"]["status_state"], "failure");
     assert!(run.stderr.contains("sandbox/sbx-pr-1347"), "{}", run.stderr);
     assert!(run.stderr.contains(MARKER), "{}", run.stderr);
