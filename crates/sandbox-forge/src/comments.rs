@@ -94,3 +94,58 @@ impl GitHub {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Limits;
+    use serde_json::json;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    const MARKER: &str = "<!-- argo-sandbox:sbx-pr-5 -->";
+
+    fn comment(id: u64, body: &str) -> serde_json::Value {
+        json!({"id": id, "body": body, "html_url": format!("https://github.com/o/r/pull/5#issuecomment-{id}")})
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_comment_edited_in_the_browser_is_still_unchanged() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/repos/o/r/issues/5/comments"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+                comment(1, "unrelated"),
+                comment(2, &format!("{MARKER}\r\nready\r\n")),
+                comment(3, &format!("{MARKER}\na copy someone pasted")),
+            ])))
+            .expect(2)
+            .mount(&server)
+            .await;
+        Mock::given(method("PATCH"))
+            .and(path("/repos/o/r/issues/comments/2"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(comment(2, "x")))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let github = GitHub::new(&server.uri(), Some("t"), Limits::default()).unwrap();
+        let repo = GithubRepo::parse("o/r").unwrap();
+        let body = format!("{MARKER}\nready\n");
+        let (found, action) = github
+            .sticky_comment(&repo, 5, MARKER, &body)
+            .await
+            .unwrap();
+        assert_eq!((found.id, action), (2, CommentAction::Unchanged));
+        // The oldest comment with the marker is the one edited.
+        let (_, action) = github
+            .sticky_comment(&repo, 5, MARKER, &format!("{MARKER}\ngone\n"))
+            .await
+            .unwrap();
+        assert_eq!(action, CommentAction::Updated);
+        // A body without its marker would be posted again on every run.
+        assert!(matches!(
+            github.sticky_comment(&repo, 5, MARKER, "no marker").await,
+            Err(ForgeError::Config { .. })
+        ));
+    }
+}

@@ -257,8 +257,10 @@ impl Task for PrFeedback {
         let environment = env.environment.as_str();
         let context = format!("sandbox/{environment}");
         let (icon, headline) = headline(params.operation, state);
-        let mut description = format!("Sandbox {environment}: {headline}");
-        description.truncate(MAX_DESCRIPTION);
+        let description: String = format!("Sandbox {environment}: {headline}")
+            .chars()
+            .take(MAX_DESCRIPTION)
+            .collect();
         let target_url = target_url.or_else(|| workflow_url.clone());
         let marker = marker(environment);
         let comment_for = |sha: &str| {
