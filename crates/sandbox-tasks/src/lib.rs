@@ -6,10 +6,18 @@
 
 pub mod catalog;
 pub mod check_params;
+pub mod cleanup_branch;
 pub mod context;
+pub mod create_branch;
+pub mod credentials;
+pub mod gitops;
 pub mod params_file;
+pub mod pr_feedback;
+pub mod reap;
+pub mod register_app;
 pub mod registry;
 pub mod runner;
+pub mod unregister_app;
 
 pub use context::{Context, Progress};
 

@@ -59,7 +59,15 @@ macro_rules! tasks {
     };
 }
 
-tasks!(crate::check_params::CheckParams);
+tasks!(
+    crate::check_params::CheckParams,
+    crate::create_branch::CreateBranch,
+    crate::register_app::RegisterApp,
+    crate::unregister_app::UnregisterApp,
+    crate::cleanup_branch::CleanupBranch,
+    crate::pr_feedback::PrFeedback,
+    crate::reap::Reap,
+);
 
 async fn run_task<T: Task>(
     params: &Map<String, Value>,
