@@ -9,6 +9,7 @@ pub mod context;
 pub mod params_file;
 pub mod registry;
 pub mod runner;
+pub mod vault_args;
 
 pub use context::{Context, Progress};
 
