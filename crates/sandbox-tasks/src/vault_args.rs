@@ -18,7 +18,7 @@
 
 use crate::Context;
 use clap::Args;
-use sandbox_core::credential::VaultScope;
+use sandbox_core::credential::{Secret, VaultScope};
 use sandbox_core::env_vars;
 use sandbox_core::names::DEFAULT_VAULT_BASE;
 use sandbox_core::params::{EnvironmentName, Invalid, Problems};
@@ -168,7 +168,16 @@ impl VaultArgs {
                 _ => None,
             }
         } else {
-            Some(Login::token())
+            match std::env::var(env_vars::VAULT_TOKEN) {
+                Ok(token) if !token.is_empty() => Some(Login::Token(Secret::new(token))),
+                _ => {
+                    problems.missing(
+                        "vault_token",
+                        "--vault-auth token reads the token from VAULT_TOKEN: set it",
+                    );
+                    None
+                }
+            }
         };
         let namespace = self
             .vault_namespace
@@ -286,15 +295,18 @@ mod tests {
     }
 
     #[test]
-    fn token_login_needs_only_an_address() {
+    fn kubernetes_login_takes_role_mount_and_token_file() {
         let mut problems = Problems::new();
         let args = VaultArgs {
-            vault_auth: "token".into(),
+            vault_role: Some("sandbox".into()),
             vault_addr: Some("http://127.0.0.1:8200/".into()),
             ..VaultArgs::default()
         };
         let config = args.config(true, &mut problems).unwrap();
         assert_eq!(config.addr, "http://127.0.0.1:8200");
-        assert_eq!(config.login, Login::token());
+        assert_eq!(
+            config.login.to_string(),
+            "kubernetes login as role sandbox at auth/kubernetes"
+        );
     }
 }

@@ -81,12 +81,6 @@ pub enum VaultError {
         #[source]
         source: std::io::Error,
     },
-    /// `--vault-auth token` without the variable.
-    #[error("{variable} is not set (needed by --vault-auth token)")]
-    NoToken {
-        /// The variable, `VAULT_TOKEN`.
-        variable: &'static str,
-    },
     /// The CA file could not be read or holds no certificate.
     #[error("cannot use the CA file {}", path.display())]
     CaFile {
@@ -109,7 +103,6 @@ impl Classify for VaultError {
             | VaultError::Rejected { .. }
             | VaultError::Decode { .. }
             | VaultError::TokenFile { .. }
-            | VaultError::NoToken { .. }
             | VaultError::CaFile { .. } => ErrorKind::Precondition,
             VaultError::Client(_) => ErrorKind::Internal,
         }
@@ -231,10 +224,7 @@ impl VaultClient {
             backoff: config.backoff,
         };
         client.token = match &config.login {
-            Login::Token { variable } => match std::env::var(variable) {
-                Ok(token) if !token.is_empty() => Secret::new(token),
-                _ => return Err(VaultError::NoToken { variable }),
-            },
+            Login::Token(token) => token.clone(),
             Login::Kubernetes {
                 mount,
                 role,

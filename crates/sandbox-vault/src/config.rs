@@ -1,8 +1,7 @@
 //! How to reach Vault and log in. Built by the task layer from its flags
-//! (`sandbox_tasks::vault_args`); nothing here reads the environment except
-//! the token variable of a `token` login, at login time.
+//! (`sandbox_tasks::vault_args`); nothing here reads the environment.
 
-use sandbox_core::env_vars;
+use sandbox_core::credential::Secret;
 use sandbox_core::retry::Backoff;
 use std::fmt;
 use std::path::PathBuf;
@@ -14,11 +13,8 @@ pub const DEFAULT_TOKEN_FILE: &str = "/var/run/secrets/kubernetes.io/serviceacco
 /// How to log in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Login {
-    /// A token from an environment variable (`VAULT_TOKEN`): local runs.
-    Token {
-        /// The variable holding the token.
-        variable: &'static str,
-    },
+    /// A token (from `VAULT_TOKEN`): local runs.
+    Token(Secret),
     /// Vault's kubernetes auth: the service account token, checked by
     /// Vault through the cluster's TokenReview API.
     Kubernetes {
@@ -41,20 +37,11 @@ pub enum Login {
     },
 }
 
-impl Login {
-    /// A `token` login from `VAULT_TOKEN`.
-    pub fn token() -> Self {
-        Login::Token {
-            variable: env_vars::VAULT_TOKEN,
-        }
-    }
-}
-
 /// The method and role, as named in a permission error.
 impl fmt::Display for Login {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Login::Token { variable } => write!(f, "token login ({variable})"),
+            Login::Token(_) => f.write_str("token login"),
             Login::Kubernetes { mount, role, .. } => {
                 write!(f, "kubernetes login as role {role} at auth/{mount}")
             }

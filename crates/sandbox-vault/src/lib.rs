@@ -14,3 +14,6 @@ pub mod credentials;
 pub use client::{VaultClient, VaultError};
 pub use config::{DEFAULT_TOKEN_FILE, Login, VaultConfig};
 pub use credentials::{CredentialError, Credentials};
+
+#[cfg(feature = "testing")]
+pub mod testing;
