@@ -5,6 +5,7 @@
 //! plugin.
 
 pub mod check_params;
+pub mod cleanup_secrets;
 pub mod context;
 pub mod params_file;
 pub mod registry;

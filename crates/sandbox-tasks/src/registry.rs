@@ -1,12 +1,15 @@
 //! Every task by name, for callers that choose the task at run time (the
 //! plugin, `sandbox lint`).
 
-use crate::{Context, Task, check_params, runner};
+use crate::{Context, Task, check_params, cleanup_secrets, runner};
 use sandbox_core::{Outputs, Problem, TaskError};
 use serde_json::{Map, Value};
 
 /// The names of every task, as binaries and as the plugin's `task` value.
-pub const TASKS: &[&str] = &[check_params::CheckParams::NAME];
+pub const TASKS: &[&str] = &[
+    check_params::CheckParams::NAME,
+    cleanup_secrets::CleanupSecrets::NAME,
+];
 
 /// Run the task `name` with a params object.
 pub async fn run(
@@ -16,6 +19,9 @@ pub async fn run(
 ) -> Result<Outputs, TaskError> {
     match name {
         check_params::CheckParams::NAME => run_task::<check_params::CheckParams>(params, ctx).await,
+        cleanup_secrets::CleanupSecrets::NAME => {
+            run_task::<cleanup_secrets::CleanupSecrets>(params, ctx).await
+        }
         other => Err(unknown(other)),
     }
 }
@@ -26,6 +32,9 @@ pub fn check(name: &str, params: &Map<String, Value>) -> Result<(), TaskError> {
     match name {
         check_params::CheckParams::NAME => {
             runner::params_from_object::<check_params::CheckParams>(params).map(drop)
+        }
+        cleanup_secrets::CleanupSecrets::NAME => {
+            runner::params_from_object::<cleanup_secrets::CleanupSecrets>(params).map(drop)
         }
         other => Err(unknown(other)),
     }

@@ -283,6 +283,21 @@ impl VaultClient {
         Ok(body.data.data)
     }
 
+    /// True when the KV v2 secret `mount/path` has metadata (any version,
+    /// deleted or not).
+    pub async fn kv2_exists(&self, mount: &str, path: &str) -> Result<bool, VaultError> {
+        let what = format!("read {mount}/metadata/{path}");
+        let answer = self
+            .call(
+                Method::GET,
+                &format!("{mount}/metadata/{path}"),
+                None,
+                &what,
+            )
+            .await?;
+        Ok(answer.status != StatusCode::NOT_FOUND)
+    }
+
     /// The entries of the KV v2 folder `mount/path`: secret names, and
     /// sub-folders ending in `/`. Empty when the folder does not exist.
     pub async fn kv2_list(&self, mount: &str, path: &str) -> Result<Vec<String>, VaultError> {
