@@ -244,6 +244,26 @@ mod tests {
     }
 
     #[test]
+    fn params_objects_take_the_vault_keys() {
+        let object = serde_json::json!({
+            "environment": "sbx-pr-7",
+            "vault_role": "sandbox-tasks",
+            "vault_auth": "jwt",
+            "vault_base": ["secret/sandboxes", "secret/shared"],
+            "dry_run": true,
+        });
+        let params =
+            crate::runner::params_from_object::<CleanupSecrets>(object.as_object().unwrap())
+                .unwrap();
+        assert_eq!(
+            params.vault.vault_base,
+            ["secret/sandboxes", "secret/shared"]
+        );
+        assert!(params.dry_run);
+        assert!(crate::registry::TASKS.contains(&"cleanup-secrets"));
+    }
+
+    #[test]
     fn hostile_paths_are_invalid() {
         for path in [
             "secret/sandboxes/sbx-pr-7/..",

@@ -342,13 +342,18 @@ fn check_params_reads_every_vault_reference_with_the_configured_login() {
         "{message}"
     );
 
-    // Hostile references: invalid before any request, even to a Vault
-    // that does not exist.
-    let nowhere = [(
-        "VAULT_ADDR",
-        format!("http://127.0.0.1:{}", sandbox_harness::free_port()),
-    )];
-    let nowhere: Vec<(&str, &str)> = nowhere.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // Hostile references: invalid before any request. The "Vault" is a
+    // bare listener that must not see a single connection.
+    let canary = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    canary.set_nonblocking(true).unwrap();
+    let canary_env = [
+        (
+            "VAULT_ADDR",
+            format!("http://{}", canary.local_addr().unwrap()),
+        ),
+        ("VAULT_TOKEN", "canary-token".to_string()),
+    ];
+    let nowhere: Vec<(&str, &str)> = canary_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     for hostile in [
         "vault://secret/sandboxes/../shared/github#token",
         "vault://secret/sandboxes/{environment}/db#",
@@ -359,6 +364,10 @@ fn check_params_reads_every_vault_reference_with_the_configured_login() {
         assert_eq!(outcome.code, 2, "{hostile}: {}", outcome.json);
         assert_eq!(outcome.json["error"]["kind"], "invalid-params");
     }
+    assert!(
+        matches!(canary.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "a hostile reference reached Vault"
+    );
 }
 
 #[test]

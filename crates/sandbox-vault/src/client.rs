@@ -17,6 +17,9 @@ use serde_json::{Map, Value};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// How deep [`VaultClient::kv2_list_recursive`] descends below its folder.
+pub const MAX_LIST_DEPTH: usize = 32;
+
 /// A failed Vault call.
 #[derive(Debug, thiserror::Error)]
 pub enum VaultError {
@@ -326,9 +329,20 @@ impl VaultClient {
         mount: &str,
         path: &str,
     ) -> Result<Vec<String>, VaultError> {
+        let root = path.trim_end_matches('/').to_string();
+        let root_depth = root.split('/').count();
         let mut found = Vec::new();
-        let mut folders = vec![path.trim_end_matches('/').to_string()];
+        let mut folders = vec![root];
         while let Some(folder) = folders.pop() {
+            // KV paths are shallow; a deeper tree means a server that keeps
+            // inventing folders, and the walk must end.
+            if folder.split('/').count() - root_depth >= MAX_LIST_DEPTH {
+                return Err(VaultError::Rejected {
+                    status: 200,
+                    what: format!("list {mount}/metadata/{folder}/"),
+                    errors: format!(": folders nested deeper than {MAX_LIST_DEPTH} levels"),
+                });
+            }
             for entry in self.kv2_list(mount, &folder).await? {
                 let name = entry.trim_end_matches('/');
                 if name.is_empty()
