@@ -9,7 +9,7 @@
 use crate::vault_args::VaultArgs;
 use crate::{Context, Task};
 use clap::Args;
-use sandbox_core::credential::VaultScope;
+use sandbox_core::credential::{ENVIRONMENT_VARIABLE, VaultScope};
 use sandbox_core::params::{EnvPrefix, EnvironmentName, Invalid, PrNumber, Problems};
 use sandbox_core::policy::Policy;
 use sandbox_core::{Outputs, TaskError};
@@ -30,7 +30,7 @@ pub struct Params {
     /// The sandbox's name [default: <env_prefix>pr-<pr_number>].
     #[arg(long, env = "SANDBOX_ENVIRONMENT", value_name = "NAME")]
     pub environment: Option<String>,
-    /// The environment's secrets, <mount>/<path> [default: <first --vault-base>/<environment>].
+    /// The environment's secrets, <mount>/<path>; {environment} is filled in [default: <first --vault-base>/<environment>].
     #[arg(long, env = "SANDBOX_VAULT_PATH", value_name = "PATH")]
     pub vault_path: Option<String>,
     /// List what would be deleted; delete nothing.
@@ -133,7 +133,11 @@ pub fn validate(p: &Params) -> Result<Plan, TaskError> {
     };
     let scope = p.vault.scope(&mut problems);
     let location = match (&p.vault_path, &environment) {
-        (Some(path), _) => problems.parse("vault_path", path, parse_vault_path),
+        (Some(path), Some(env)) => {
+            let path = path.replace(ENVIRONMENT_VARIABLE, env.as_str());
+            problems.parse("vault_path", &path, parse_vault_path)
+        }
+        (Some(path), None) => problems.parse("vault_path", path, parse_vault_path),
         (None, Some(env)) => {
             let base = p
                 .vault
