@@ -14,6 +14,19 @@ pub const FIXTURES: &str = "SANDBOX_FIXTURES";
 /// Directory holding the service binaries the test harness starts.
 pub const TOOLS_DIR: &str = "SANDBOX_TOOLS_DIR";
 
+/// Vault's address (`https://vault:8200`), the standard Vault variable;
+/// `--vault-addr` / `SANDBOX_VAULT_ADDR` win over it.
+pub const VAULT_ADDR: &str = "VAULT_ADDR";
+/// Vault Enterprise / OpenBao namespace, sent as `X-Vault-Namespace`;
+/// `--vault-namespace` / `SANDBOX_VAULT_NAMESPACE` win over it.
+pub const VAULT_NAMESPACE: &str = "VAULT_NAMESPACE";
+/// PEM file of the CA that signed Vault's certificate; `--vault-ca-cert` /
+/// `SANDBOX_VAULT_CA_CERT` win over it.
+pub const VAULT_CACERT: &str = "VAULT_CACERT";
+/// The token of `--vault-auth token` (local runs). Never a flag: a token on
+/// a command line is visible to every user of the machine.
+pub const VAULT_TOKEN: &str = "VAULT_TOKEN";
+
 /// The environment variable a flag reads: `SANDBOX_` + its name in upper
 /// snake case (`base_branch` or `base-branch` → `SANDBOX_BASE_BRANCH`).
 pub fn flag_env(name: &str) -> String {

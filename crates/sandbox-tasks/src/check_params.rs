@@ -3,9 +3,11 @@
 //! the guard rails, and derives the names the rest of the pipeline uses, so
 //! no template computes a name itself.
 
+use crate::vault_args::VaultArgs;
 use crate::{Context, OutputSpec, Task};
 use clap::Args;
-use sandbox_core::credential::CredentialRef;
+use sandbox_core::ErrorKind;
+use sandbox_core::credential::{CredentialRef, VaultScope};
 use sandbox_core::names::SandboxNames;
 use sandbox_core::params::{
     BranchName, BucketUrl, DatabaseName, EnvPrefix, EnvironmentName, GitRemote, GithubRepo,
@@ -14,6 +16,7 @@ use sandbox_core::params::{
 use sandbox_core::policy::Policy;
 use sandbox_core::redact::redact_url;
 use sandbox_core::{Outputs, TaskError};
+use sandbox_vault::VaultConfig;
 use serde::Serialize;
 
 /// Validate a sandbox's parameters, apply the guard rails and derive its names.
@@ -117,6 +120,9 @@ pub struct Params {
     /// Also check the remote systems (repository, buckets, backup, database, Vault).
     #[arg(long, env = "SANDBOX_CHECK_REMOTE")]
     pub check_remote: bool,
+    /// How to reach Vault for vault:// references (used by --check-remote).
+    #[command(flatten)]
+    pub vault: VaultArgs,
 }
 
 /// The task.
@@ -205,13 +211,34 @@ impl Task for CheckParams {
     type Params = Params;
 
     #[tracing::instrument(name = "check-params", skip_all)]
-    async fn run(params: Params, _ctx: Context) -> Result<Outputs, TaskError> {
+    async fn run(params: Params, ctx: Context) -> Result<Outputs, TaskError> {
         let plan = validate(&params)?;
         let mut outputs = plan.outputs();
         if params.check_remote {
-            let checks = plan.remote_checks();
+            let mut checks = plan.remote_checks();
+            checks.extend(plan.vault_checks(&params.vault, &ctx).await);
             for check in &checks {
-                tracing::warn!(check = check.check, "{}", check.detail);
+                match check.status {
+                    CheckStatus::Passed => tracing::info!(check = check.check, "{}", check.detail),
+                    _ => tracing::warn!(check = check.check, "{}", check.detail),
+                }
+            }
+            let failed: Vec<&RemoteCheck> = checks
+                .iter()
+                .filter(|c| c.status == CheckStatus::Failed)
+                .collect();
+            if !failed.is_empty() {
+                // Retrying helps only when every failure was transient.
+                let kind = if failed.iter().all(|c| c.kind == Some(ErrorKind::Transient)) {
+                    ErrorKind::Transient
+                } else {
+                    ErrorKind::Precondition
+                };
+                let details: Vec<&str> = failed.iter().map(|c| c.detail.as_str()).collect();
+                return Err(TaskError::new(
+                    kind,
+                    format!("remote checks failed: {}", details.join("; ")),
+                ));
             }
             outputs.set(
                 "remote_checks",
@@ -251,6 +278,16 @@ pub struct Plan {
     pub backup_url: Option<BucketUrl>,
     /// Whether a database server was given.
     pub has_database_url: bool,
+    /// Every `vault://` reference of the set, by parameter, bound to the
+    /// environment and confined to the scope.
+    #[serde(skip)]
+    pub vault_refs: Vec<(&'static str, CredentialRef)>,
+    /// The bases `vault://` references are confined to.
+    #[serde(skip)]
+    pub vault_scope: VaultScope,
+    /// How to reach Vault (only with --check-remote and a vault:// reference).
+    #[serde(skip)]
+    pub vault: Option<VaultConfig>,
     /// Application repository.
     pub github_repo: Option<GithubRepo>,
     /// Limit of live sandboxes.
@@ -313,9 +350,19 @@ pub fn validate(p: &Params) -> Result<Plan, TaskError> {
         p.source_database.as_deref(),
         DatabaseName::parse,
     );
+    let vault_scope = p.vault.scope(&mut problems);
+    let mut vault_refs = Vec::new();
     if let Some(url) = &p.database_url {
-        problems.parse_secret("database_url", url, parse_database_url);
+        let bound = problems.parse_secret("database_url", url, |s| {
+            parse_database_url(s)?.bind(environment.as_ref(), &vault_scope)
+        });
+        if let Some(r) = bound.filter(CredentialRef::is_vault) {
+            vault_refs.push(("database_url", r));
+        }
     }
+    let vault = p
+        .vault
+        .config(p.check_remote && !vault_refs.is_empty(), &mut problems);
     let vault_path = problems.parse_opt("vault_path", p.vault_path.as_deref(), parse_vault_path);
     let github_repo =
         problems.parse_opt("github_repo", p.github_repo.as_deref(), GithubRepo::parse);
@@ -382,6 +429,8 @@ pub fn validate(p: &Params) -> Result<Plan, TaskError> {
     if let Some(path) = vault_path {
         refuse("vault_path", &path, policy.check_vault_path(&path, &env));
         names.vault_path = path;
+    } else if let Some(base) = p.vault.vault_base.first() {
+        names.vault_path = format!("{}/{env}", base.trim_matches('/'));
     }
     // A bare destination bucket gets the environment's own prefix.
     let dest_bucket = dest_bucket.map(|d| match d {
@@ -414,6 +463,9 @@ pub fn validate(p: &Params) -> Result<Plan, TaskError> {
         dest_bucket,
         backup_url,
         has_database_url: p.database_url.is_some(),
+        vault_refs,
+        vault_scope,
+        vault,
         github_repo,
         max_sandboxes,
     })
@@ -505,6 +557,7 @@ impl Plan {
                 check,
                 status: CheckStatus::NotBuilt,
                 detail: format!("not checked: {needs} is not built yet"),
+                kind: None,
             });
         };
         if self.repo_url.is_some() {
@@ -534,6 +587,52 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// Every `vault://` reference of the set read with the configured
+    /// login: one check per reference. Values are read, registered with the
+    /// run's redactor and dropped; only the reference is reported.
+    pub async fn vault_checks(&self, args: &VaultArgs, ctx: &Context) -> Vec<RemoteCheck> {
+        if self.vault_refs.is_empty() {
+            return Vec::new();
+        }
+        let creds = args.credentials(
+            ctx,
+            self.vault_scope.clone(),
+            Some(self.names.environment.clone()),
+            self.vault.clone(),
+        );
+        let login = self
+            .vault
+            .as_ref()
+            .map_or_else(String::new, |v| v.login.to_string());
+        let mut checks = Vec::new();
+        for (field, reference) in &self.vault_refs {
+            let location = reference.vault_location().unwrap_or_default();
+            let check = match creds.resolve(reference).await {
+                Ok(_) => RemoteCheck {
+                    check: "vault-reference-readable",
+                    status: CheckStatus::Passed,
+                    detail: format!("{field}: {reference} ({location}) is readable with {login}"),
+                    kind: None,
+                },
+                Err(e) => {
+                    let error = TaskError::from(e);
+                    RemoteCheck {
+                        check: "vault-reference-readable",
+                        status: CheckStatus::Failed,
+                        detail: ctx
+                            .redactor
+                            .mask(&format!("{field}: {}", error.full_message())),
+                        kind: Some(error.kind),
+                    }
+                }
+            };
+            checks.push(check);
+        }
+        checks
+    }
+}
+
 /// The outcome of one remote check.
 #[derive(Debug, Clone, Serialize)]
 pub struct RemoteCheck {
@@ -543,6 +642,9 @@ pub struct RemoteCheck {
     pub status: CheckStatus,
     /// Why, in a sentence.
     pub detail: String,
+    /// The kind of the failure, when it failed.
+    #[serde(skip)]
+    pub kind: Option<ErrorKind>,
 }
 
 /// The outcome of a remote check.

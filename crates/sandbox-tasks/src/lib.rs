@@ -7,6 +7,7 @@
 pub mod catalog;
 pub mod check_params;
 pub mod cleanup_branch;
+pub mod cleanup_secrets;
 pub mod context;
 pub mod create_branch;
 pub mod credentials;
@@ -18,6 +19,7 @@ pub mod register_app;
 pub mod registry;
 pub mod runner;
 pub mod unregister_app;
+pub mod vault_args;
 
 pub use context::{Context, Progress};
 

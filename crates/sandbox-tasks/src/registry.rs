@@ -67,6 +67,7 @@ tasks!(
     crate::cleanup_branch::CleanupBranch,
     crate::pr_feedback::PrFeedback,
     crate::reap::Reap,
+    crate::cleanup_secrets::CleanupSecrets,
 );
 
 async fn run_task<T: Task>(
