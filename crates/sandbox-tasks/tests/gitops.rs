@@ -456,11 +456,24 @@ fn hostile_input_is_refused_before_anything_is_pushed() {
             ("create-branch", &[][..]),
             ("cleanup-branch", &["--forge", "none"][..]),
         ] {
-            let mut args = vec!["--repo-url", url.as_str(), "--branch", branch];
+            // `--branch=VALUE`, so a leading '-' reaches validation instead
+            // of being taken for a flag.
+            let flag = format!("--branch={branch}");
+            let mut args = vec!["--repo-url", url.as_str(), flag.as_str()];
             args.extend(extra);
             let run = run_task(task, &args, &[]);
             assert_eq!(run.code, 2, "{task} {branch:?}: {}", run.result);
             assert_eq!(run.result["error"]["kind"], "invalid-params");
+            let rule_hit = run.result["error"]["details"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d["field"] == "branch" && d["rule"] != "cli");
+            assert!(
+                rule_hit,
+                "{task} {branch:?} was not refused by the branch rules: {}",
+                run.result
+            );
         }
         let run = run_task(
             "register-app",
@@ -469,8 +482,7 @@ fn hostile_input_is_refused_before_anything_is_pushed() {
                 &url,
                 "--pr-number",
                 "1",
-                "--branch",
-                branch,
+                &format!("--branch={branch}"),
                 "--overlay-path",
                 "overlays/x",
             ],
