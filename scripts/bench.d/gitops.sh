@@ -79,7 +79,7 @@ if [ -n "\${1:-}" ]; then wd=(--workdir "\$1"); fi
 common=(--repo-url "$URL" --pr-number 1 --outputs-dir "$W/tmp/out" --log-format json "\${wd[@]}")
 "$BIN/create-branch" "\${common[@]}" > /dev/null 2>> "$W/ours.log"
 if [ -n "$patch" ]; then
-  "$BIN/patch-kustomize" "\${common[@]}" --overlay-path overlays/sandbox > /dev/null 2>> "$W/ours.log"
+  "$BIN/patch-kustomize" "\${common[@]}" --overlay-path overlays/sandbox --images-from overlays/integration > /dev/null 2>> "$W/ours.log"
 fi
 "$BIN/register-app" "\${common[@]}" --overlay-path overlays/sandbox > /dev/null 2>> "$W/ours.log"
 SH
@@ -91,6 +91,9 @@ git -C "$REPO" show main:apps/sandboxes/sbx-pr-1.yaml > /dev/null
 bash "$W/reset.sh"; rm -rf "$W/wd-warm"; bash "$W/ours.sh" "$W/wd-warm"
 git -C "$REPO" show main:apps/sandboxes/sbx-pr-1.yaml | grep -q 'targetRevision: "sbx-pr-1"'
 git -C "$REPO" rev-parse --verify -q refs/heads/sbx-pr-1 > /dev/null
+if [ -n "$patch" ]; then
+  git -C "$REPO" show sbx-pr-1:overlays/sandbox/kustomization.yaml | grep -q 'namespace: apps-sbx-pr-1'
+fi
 
 say "hyperfine, $RUNS runs each"
 hyperfine --runs "$RUNS" --export-json "$W/hyperfine.json" \
@@ -118,6 +121,6 @@ print("| variant | median s | min–max s | ratio to baseline |")
 print("|---|---|---|---|")
 for r in results:
     print(f"| {r['command']} | {r['median']:.3f} | {r['min']:.3f}–{r['max']:.3f} | {r['median'] / base:.2f}× |")
-if not sys.argv[2]:
-    print("\npatch-kustomize is not built on this branch: ours runs create-branch + register-app only.")
+print("\nours runs create-branch + " + ("patch-kustomize + " if sys.argv[2] else "") + "register-app"
+      + ("" if sys.argv[2] else " (patch-kustomize is not built on this branch)"))
 PY
