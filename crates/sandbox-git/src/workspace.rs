@@ -8,6 +8,7 @@
 use crate::auth::{self, Auth, AuthState};
 use crate::edit::{EditError, TreeEdit};
 use crate::error::{GitError, classify_remote, is_race};
+use crate::known_hosts::{HostCheck, KnownHosts, ssh_port};
 use sandbox_core::params::{BranchName, GitRemote};
 use sandbox_core::redact::redact_url;
 use sandbox_core::retry::{Backoff, Retryable};
@@ -131,6 +132,8 @@ pub struct Workspace {
     url: GitRemote,
     auth: Auth,
     options: Options,
+    /// The host keys an SSH server must present, when a file was given.
+    known_hosts: Option<KnownHosts>,
     /// Held for the workspace's life: one writer per clone at a time.
     _lock: std::fs::File,
     _temp: Option<tempfile::TempDir>,
@@ -157,6 +160,17 @@ impl Workspace {
     /// Open (or create) the clone of `url` in the workdir. Nothing is
     /// fetched yet.
     pub fn open(url: &GitRemote, auth: Auth, options: Options) -> Result<Self, GitError> {
+        let known_hosts = match &auth {
+            Auth::SshKey {
+                known_hosts: Some(file),
+                ..
+            } => Some(KnownHosts::load(file).map_err(|e| GitError::Workdir {
+                path: file.display().to_string(),
+                message: "cannot read the known_hosts file".into(),
+                source: Some(Box::new(e)),
+            })?),
+            _ => None,
+        };
         let (root, temp) = match &options.workdir {
             Some(dir) => (dir.clone(), None),
             None => {
@@ -214,6 +228,7 @@ impl Workspace {
             url: url.clone(),
             auth,
             options,
+            known_hosts,
             _lock: lock,
             _temp: temp,
         })
@@ -573,6 +588,23 @@ impl Workspace {
             callbacks.credentials(move |_url, user, allowed| {
                 auth::credentials(credentials, &seen, user, allowed)
             });
+            if let Some(known) = &self.known_hosts {
+                let port = ssh_port(self.url.as_str());
+                callbacks.certificate_check(move |cert, host| {
+                    let Some(key) = cert.as_hostkey().and_then(|k| k.hostkey()) else {
+                        return Ok(git2::CertificateCheckStatus::CertificatePassthrough);
+                    };
+                    match known.check(host, port, key) {
+                        HostCheck::Match => Ok(git2::CertificateCheckStatus::CertificateOk),
+                        HostCheck::Mismatch => Err(git2::Error::from_str(&format!(
+                            "host key verification failed: the key of {host} differs from the one in the known_hosts file"
+                        ))),
+                        HostCheck::Unknown => Err(git2::Error::from_str(&format!(
+                            "host key verification failed: {host} (port {port}) is not in the known_hosts file"
+                        ))),
+                    }
+                });
+            }
             let result = run(&mut remote, callbacks);
             drop(remote);
             let source = match result {

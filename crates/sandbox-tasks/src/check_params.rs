@@ -139,6 +139,9 @@ pub struct Params {
     /// Passphrase of the SSH key: file:, env: or vault:// reference.
     #[arg(long, env = "SANDBOX_SSH_KEY_PASSPHRASE", value_name = "REF")]
     pub ssh_key_passphrase: Option<String>,
+    /// known_hosts file the SSH server's host key must be in [default: ~/.ssh/known_hosts].
+    #[arg(long, env = "SANDBOX_SSH_KNOWN_HOSTS", value_name = "PATH")]
+    pub ssh_known_hosts: Option<std::path::PathBuf>,
     /// Directory that keeps clones between runs [default: a temporary directory].
     #[arg(long, env = "SANDBOX_WORKDIR", value_name = "DIR")]
     pub workdir: Option<std::path::PathBuf>,

@@ -29,6 +29,7 @@ pub fn git_args(p: &Params) -> GitArgs {
         git_user: p.git_user.clone(),
         ssh_key: p.ssh_key.clone(),
         ssh_key_passphrase: p.ssh_key_passphrase.clone(),
+        ssh_known_hosts: p.ssh_known_hosts.clone(),
         workdir: p.workdir.clone(),
         git_author_name: sandbox_git::DEFAULT_AUTHOR_NAME.into(),
         git_author_email: sandbox_git::DEFAULT_AUTHOR_EMAIL.into(),
