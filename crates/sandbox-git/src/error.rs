@@ -178,6 +178,7 @@ pub(crate) fn classify_remote(
         .and_then(|code| code.parse::<u16>().ok());
     if source.code() == git2::ErrorCode::Certificate
         || message.contains("host key verification failed")
+        || message.contains("remote ssh hostkey")
     {
         return GitError::Auth {
             url,

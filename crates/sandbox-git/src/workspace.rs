@@ -578,6 +578,9 @@ impl Workspace {
         let mut attempt = 0;
         loop {
             let state = std::rc::Rc::new(AuthState::default());
+            // libgit2 replaces a certificate callback's message with its
+            // own; keep ours to report.
+            let host_rejected = std::rc::Rc::new(RefCell::new(None::<String>));
             let mut remote = self
                 .repo
                 .remote_anonymous(self.url.as_str())
@@ -590,19 +593,22 @@ impl Workspace {
             });
             if let Some(known) = &self.known_hosts {
                 let port = ssh_port(self.url.as_str());
+                let rejected = host_rejected.clone();
                 callbacks.certificate_check(move |cert, host| {
                     let Some(key) = cert.as_hostkey().and_then(|k| k.hostkey()) else {
                         return Ok(git2::CertificateCheckStatus::CertificatePassthrough);
                     };
-                    match known.check(host, port, key) {
-                        HostCheck::Match => Ok(git2::CertificateCheckStatus::CertificateOk),
-                        HostCheck::Mismatch => Err(git2::Error::from_str(&format!(
+                    let why = match known.check(host, port, key) {
+                        HostCheck::Match => return Ok(git2::CertificateCheckStatus::CertificateOk),
+                        HostCheck::Mismatch => format!(
                             "host key verification failed: the key of {host} differs from the one in the known_hosts file"
-                        ))),
-                        HostCheck::Unknown => Err(git2::Error::from_str(&format!(
+                        ),
+                        HostCheck::Unknown => format!(
                             "host key verification failed: {host} (port {port}) is not in the known_hosts file"
-                        ))),
-                    }
+                        ),
+                    };
+                    *rejected.borrow_mut() = Some(why.clone());
+                    Err(git2::Error::from_str(&why))
                 });
             }
             let result = run(&mut remote, callbacks);
@@ -611,7 +617,10 @@ impl Workspace {
                 Ok(value) => return Ok(value),
                 Err(source) => source,
             };
-            let detail = self.auth_failure(&state, &source);
+            let detail = host_rejected
+                .borrow_mut()
+                .take()
+                .or_else(|| self.auth_failure(&state, &source));
             let error = classify_remote(op, self.url.as_str(), source, detail);
             if error.is_transient() && attempt + 1 < backoff.attempts {
                 let wait = backoff.delay(attempt);
