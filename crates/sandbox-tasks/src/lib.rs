@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod check_params;
+pub mod check_remote_git;
 pub mod cleanup_branch;
 pub mod cleanup_secrets;
 pub mod context;

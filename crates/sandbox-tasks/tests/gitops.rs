@@ -456,11 +456,24 @@ fn hostile_input_is_refused_before_anything_is_pushed() {
             ("create-branch", &[][..]),
             ("cleanup-branch", &["--forge", "none"][..]),
         ] {
-            let mut args = vec!["--repo-url", url.as_str(), "--branch", branch];
+            // `--branch=VALUE`, so a leading '-' reaches validation instead
+            // of being taken for a flag.
+            let flag = format!("--branch={branch}");
+            let mut args = vec!["--repo-url", url.as_str(), flag.as_str()];
             args.extend(extra);
             let run = run_task(task, &args, &[]);
             assert_eq!(run.code, 2, "{task} {branch:?}: {}", run.result);
             assert_eq!(run.result["error"]["kind"], "invalid-params");
+            let rule_hit = run.result["error"]["details"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d["field"] == "branch" && d["rule"] != "cli");
+            assert!(
+                rule_hit,
+                "{task} {branch:?} was not refused by the branch rules: {}",
+                run.result
+            );
         }
         let run = run_task(
             "register-app",
@@ -469,8 +482,7 @@ fn hostile_input_is_refused_before_anything_is_pushed() {
                 &url,
                 "--pr-number",
                 "1",
-                "--branch",
-                branch,
+                &format!("--branch={branch}"),
                 "--overlay-path",
                 "overlays/x",
             ],
@@ -577,6 +589,7 @@ mod github {
         if dir.join("github/rest/pulls-list.json").is_file() {
             Some(dir)
         } else {
+            // DESIGN §7: absent fixtures are said loudly and skipped; CI has them.
             eprintln!(
                 "SKIPPED: GitHub REST fixtures not found in {} (set SANDBOX_FIXTURES)",
                 dir.display()
@@ -829,4 +842,81 @@ mod github {
         let run = tokio::task::block_in_place(|| cleanup(&s));
         assert_eq!(run.code, 0, "{}", run.result);
     }
+}
+
+#[test]
+fn check_params_checks_the_repository() {
+    let root = GitRoot::new();
+    let bare = root.create_with_files(
+        "infra",
+        &[
+            ("apps/sandboxes/sbx-pr-1.yaml", "kind: Application\n"),
+            ("apps/sandboxes/sbx-pr-2.yaml", "kind: Application\n"),
+            ("apps/sandboxes/README.md", "not an app\n"),
+        ],
+    );
+    git(&bare, &["branch", "sbx-pr-9", "main"], None);
+    let daemon = GitDaemon::start(&root);
+    let url = daemon.url("infra");
+    let check = |pr: &str, extra: &[&str]| {
+        let mut args = vec![
+            "--repo-url",
+            url.as_str(),
+            "--pr-number",
+            pr,
+            "--check-remote",
+        ];
+        args.extend(extra);
+        run_task("check-params", &args, &[])
+    };
+
+    let run = check("5", &["--max-sandboxes", "3"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.result, run.stderr);
+    let checks: Value =
+        serde_json::from_str(run.result["outputs"]["remote_checks"].as_str().unwrap()).unwrap();
+    for name in [
+        "repo-reachable",
+        "base-branch-present",
+        "environment-branch-absent",
+        "live-sandboxes-under-max",
+    ] {
+        let c = checks
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == name)
+            .unwrap_or_else(|| panic!("{name} missing: {checks}"));
+        assert_eq!(c["status"], "passed", "{c}");
+    }
+
+    let run = check("5", &["--max-sandboxes", "2"]);
+    assert_eq!(run.code, 5, "{}", run.result);
+    assert!(
+        run.result["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("live-sandboxes-under-max")
+    );
+    // A sandbox that is registered already is not refused by the limit.
+    assert_eq!(check("2", &["--max-sandboxes", "2"]).code, 0);
+
+    assert_eq!(check("9", &[]).code, 0, "existing branch with reuse");
+    let run = check("9", &["--if-exists", "fail"]);
+    assert_eq!(run.code, 3, "{}", run.result);
+    let run = check("5", &["--base-branch", "develop"]);
+    assert_eq!(run.code, 3, "{}", run.result);
+    assert!(
+        run.result["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("base-branch-present")
+    );
+
+    let dead = format!("git://127.0.0.1:{}/infra.git", sandbox_harness::free_port());
+    let run = run_task(
+        "check-params",
+        &["--repo-url", &dead, "--pr-number", "5", "--check-remote"],
+        &[],
+    );
+    assert_eq!(run.code, 4, "{}", run.result);
 }
