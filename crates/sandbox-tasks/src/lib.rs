@@ -5,10 +5,16 @@
 //! plugin.
 
 pub mod check_params;
+pub mod cleanup_branch;
 pub mod context;
+pub mod create_branch;
+pub mod credentials;
+pub mod gitops;
 pub mod params_file;
+pub mod register_app;
 pub mod registry;
 pub mod runner;
+pub mod unregister_app;
 
 pub use context::{Context, Progress};
 

@@ -1,12 +1,21 @@
 //! Every task by name, for callers that choose the task at run time (the
 //! plugin, `sandbox lint`).
 
-use crate::{Context, Task, check_params, runner};
+use crate::{
+    Context, Task, check_params, cleanup_branch, create_branch, register_app, runner,
+    unregister_app,
+};
 use sandbox_core::{Outputs, Problem, TaskError};
 use serde_json::{Map, Value};
 
 /// The names of every task, as binaries and as the plugin's `task` value.
-pub const TASKS: &[&str] = &[check_params::CheckParams::NAME];
+pub const TASKS: &[&str] = &[
+    check_params::CheckParams::NAME,
+    create_branch::CreateBranch::NAME,
+    register_app::RegisterApp::NAME,
+    unregister_app::UnregisterApp::NAME,
+    cleanup_branch::CleanupBranch::NAME,
+];
 
 /// Run the task `name` with a params object.
 pub async fn run(
@@ -16,6 +25,16 @@ pub async fn run(
 ) -> Result<Outputs, TaskError> {
     match name {
         check_params::CheckParams::NAME => run_task::<check_params::CheckParams>(params, ctx).await,
+        create_branch::CreateBranch::NAME => {
+            run_task::<create_branch::CreateBranch>(params, ctx).await
+        }
+        register_app::RegisterApp::NAME => run_task::<register_app::RegisterApp>(params, ctx).await,
+        unregister_app::UnregisterApp::NAME => {
+            run_task::<unregister_app::UnregisterApp>(params, ctx).await
+        }
+        cleanup_branch::CleanupBranch::NAME => {
+            run_task::<cleanup_branch::CleanupBranch>(params, ctx).await
+        }
         other => Err(unknown(other)),
     }
 }
@@ -26,6 +45,18 @@ pub fn check(name: &str, params: &Map<String, Value>) -> Result<(), TaskError> {
     match name {
         check_params::CheckParams::NAME => {
             runner::params_from_object::<check_params::CheckParams>(params).map(drop)
+        }
+        create_branch::CreateBranch::NAME => {
+            runner::params_from_object::<create_branch::CreateBranch>(params).map(drop)
+        }
+        register_app::RegisterApp::NAME => {
+            runner::params_from_object::<register_app::RegisterApp>(params).map(drop)
+        }
+        unregister_app::UnregisterApp::NAME => {
+            runner::params_from_object::<unregister_app::UnregisterApp>(params).map(drop)
+        }
+        cleanup_branch::CleanupBranch::NAME => {
+            runner::params_from_object::<cleanup_branch::CleanupBranch>(params).map(drop)
         }
         other => Err(unknown(other)),
     }
