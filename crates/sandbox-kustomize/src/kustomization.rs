@@ -142,6 +142,17 @@ impl Kustomization {
         Ok(out)
     }
 
+    /// The names of the `secretGenerator` entries: literals set there are
+    /// secrets, masked in what a task prints.
+    pub fn secret_generators(&self) -> Vec<String> {
+        let Ok(Some(seq)) = sequence_at(&self.root, "secretGenerator") else {
+            return Vec::new();
+        };
+        seq.values()
+            .filter_map(|item| item.as_mapping().and_then(|m| scalar_at(m, "name")))
+            .collect()
+    }
+
     /// Apply one edit.
     pub fn apply(&mut self, edit: &Edit) -> Result<(), KustomizeError> {
         match edit {

@@ -11,6 +11,7 @@ pub mod create_branch;
 pub mod credentials;
 pub mod gitops;
 pub mod params_file;
+pub mod patch_kustomize;
 pub mod register_app;
 pub mod registry;
 pub mod runner;

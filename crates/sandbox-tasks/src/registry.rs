@@ -2,8 +2,8 @@
 //! plugin, `sandbox lint`).
 
 use crate::{
-    Context, Task, check_params, cleanup_branch, create_branch, register_app, runner,
-    unregister_app,
+    Context, Task, check_params, cleanup_branch, create_branch, patch_kustomize, register_app,
+    runner, unregister_app,
 };
 use sandbox_core::{Outputs, Problem, TaskError};
 use serde_json::{Map, Value};
@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 pub const TASKS: &[&str] = &[
     check_params::CheckParams::NAME,
     create_branch::CreateBranch::NAME,
+    patch_kustomize::PatchKustomize::NAME,
     register_app::RegisterApp::NAME,
     unregister_app::UnregisterApp::NAME,
     cleanup_branch::CleanupBranch::NAME,
@@ -27,6 +28,9 @@ pub async fn run(
         check_params::CheckParams::NAME => run_task::<check_params::CheckParams>(params, ctx).await,
         create_branch::CreateBranch::NAME => {
             run_task::<create_branch::CreateBranch>(params, ctx).await
+        }
+        patch_kustomize::PatchKustomize::NAME => {
+            run_task::<patch_kustomize::PatchKustomize>(params, ctx).await
         }
         register_app::RegisterApp::NAME => run_task::<register_app::RegisterApp>(params, ctx).await,
         unregister_app::UnregisterApp::NAME => {
@@ -48,6 +52,9 @@ pub fn check(name: &str, params: &Map<String, Value>) -> Result<(), TaskError> {
         }
         create_branch::CreateBranch::NAME => {
             runner::params_from_object::<create_branch::CreateBranch>(params).map(drop)
+        }
+        patch_kustomize::PatchKustomize::NAME => {
+            runner::params_from_object::<patch_kustomize::PatchKustomize>(params).map(drop)
         }
         register_app::RegisterApp::NAME => {
             runner::params_from_object::<register_app::RegisterApp>(params).map(drop)
