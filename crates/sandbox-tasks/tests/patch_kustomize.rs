@@ -661,3 +661,102 @@ fn a_missing_overlay_or_generator_is_a_precondition() {
     assert_eq!(code, 3, "absent branch: {json}");
     assert_eq!(rev(&bare, BRANCH), before);
 }
+
+#[test]
+fn racing_writers_each_get_their_edit_in_and_history_stays_linear() {
+    let root = GitRoot::new();
+    let bare = seed(&root);
+    let daemon = GitDaemon::start(&root);
+    let before = rev(&bare, BRANCH);
+    let url = daemon.url("infra");
+    let bin = assert_cmd::cargo::cargo_bin("patch-kustomize");
+    let outputs = tempfile::tempdir().unwrap();
+    // Four CI jobs bump four different things on the same branch at once.
+    let edits = [
+        ["--set-image", "ghcr.io/acme/shop:3.0.0"],
+        ["--set-image", "ghcr.io/acme/worker:3.0.1"],
+        ["--label", "pr=7"],
+        ["--set-literal", "shop-config/FEATURE=on"],
+    ];
+    let children: Vec<_> = edits
+        .iter()
+        .enumerate()
+        .map(|(i, edit)| {
+            let out = outputs.path().join(i.to_string());
+            std::process::Command::new(&bin)
+                .args(["--repo-url", &url, "--pr-number", "7"])
+                .args(["--overlay-path", "overlays/sandbox"])
+                .arg("--outputs-dir")
+                .arg(&out)
+                .args(edit)
+                .env("SANDBOX_LOG_FORMAT", "json")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let log = git(
+        &bare,
+        &["rev-list", "--parents", &format!("{before}..{BRANCH}")],
+        None,
+    );
+    let commits: Vec<_> = log.lines().collect();
+    assert_eq!(commits.len(), 4, "{log}");
+    assert!(
+        commits.iter().all(|c| c.split(' ').count() == 2),
+        "no merges: {log}"
+    );
+    let text = show(&bare, BRANCH, "overlays/sandbox/kustomization.yaml");
+    for want in [
+        "    newTag: \"3.0.0\"",
+        "newTag: '3.0.1'",
+        "      pr: '7'",
+        "      - FEATURE=on",
+    ] {
+        assert!(text.contains(want), "{want:?} missing in\n{text}");
+    }
+}
+
+#[test]
+fn params_come_from_a_file_as_from_the_plugin() {
+    let root = GitRoot::new();
+    let bare = seed(&root);
+    let daemon = GitDaemon::start(&root);
+    let dir = tempfile::tempdir().unwrap();
+    let params = dir.path().join("params.json");
+    std::fs::write(
+        &params,
+        serde_json::json!({
+            "repo_url": daemon.url("infra"),
+            "pr_number": "7",
+            "overlay_path": "overlays/sandbox",
+            "set_image": ["ghcr.io/acme/shop:4.0.0", "ghcr.io/acme/worker:4.0.1"],
+            "label": ["pr=7"],
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let (code, json, _) = run(&["--params", params.to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{json}");
+    let objects = render(&bare, BRANCH, "overlays/sandbox");
+    assert_eq!(
+        images_of(&objects),
+        ["ghcr.io/acme/shop:4.0.0", "ghcr.io/acme/worker:4.0.1"]
+    );
+    let deployment = objects.iter().find(|o| o["kind"] == "Deployment").unwrap();
+    assert_eq!(deployment["metadata"]["labels"]["pr"], "7");
+    assert_eq!(
+        deployment["metadata"]["namespace"], "apps-placeholder",
+        "an edit flag given: the namespace is left as it was"
+    );
+}
