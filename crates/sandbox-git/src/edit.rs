@@ -254,9 +254,11 @@ impl<'r> TreeEdit<'r> {
                         .map_err(GitError::local("write blob"))?;
                     builder.upsert(path.as_str(), oid, git2::FileMode::Blob);
                 }
-                None => {
+                // libgit2 fails on removing what is not there; absent is removed.
+                None if self.base_has(path)? => {
                     builder.remove(path.as_str());
                 }
+                None => {}
             }
         }
         let new = match &self.base {
@@ -280,6 +282,20 @@ impl<'r> TreeEdit<'r> {
         };
         let unchanged = self.base.as_ref().is_some_and(|b| b.id() == new);
         Ok((!unchanged).then_some(new))
+    }
+
+    fn base_has(&self, path: &str) -> Result<bool, GitError> {
+        let Some(base) = &self.base else {
+            return Ok(false);
+        };
+        match base.get_path(Path::new(path)) {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(false),
+            Err(e) => Err(GitError::Local {
+                op: "read tree entry",
+                source: e,
+            }),
+        }
     }
 
     /// The paths whose contents really differ from the base.

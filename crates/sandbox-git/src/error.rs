@@ -176,6 +176,15 @@ pub(crate) fn classify_remote(
         .nth(1)
         .and_then(|rest| rest.get(..3))
         .and_then(|code| code.parse::<u16>().ok());
+    if source.code() == git2::ErrorCode::Certificate
+        || message.contains("host key verification failed")
+        || message.contains("remote ssh hostkey")
+    {
+        return GitError::Auth {
+            url,
+            detail: source.message().to_string(),
+        };
+    }
     if source.code() == git2::ErrorCode::Auth
         || matches!(http_status, Some(401 | 403))
         || message.contains("authentication")

@@ -16,6 +16,7 @@
 mod auth;
 mod edit;
 mod error;
+mod known_hosts;
 mod workspace;
 
 pub use auth::{Auth, Secret};

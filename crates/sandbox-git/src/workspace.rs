@@ -8,6 +8,7 @@
 use crate::auth::{self, Auth, AuthState};
 use crate::edit::{EditError, TreeEdit};
 use crate::error::{GitError, classify_remote, is_race};
+use crate::known_hosts::{HostCheck, KnownHosts, ssh_port};
 use sandbox_core::params::{BranchName, GitRemote};
 use sandbox_core::redact::redact_url;
 use sandbox_core::retry::{Backoff, Retryable};
@@ -131,6 +132,8 @@ pub struct Workspace {
     url: GitRemote,
     auth: Auth,
     options: Options,
+    /// The host keys an SSH server must present, when a file was given.
+    known_hosts: Option<KnownHosts>,
     /// Held for the workspace's life: one writer per clone at a time.
     _lock: std::fs::File,
     _temp: Option<tempfile::TempDir>,
@@ -157,6 +160,17 @@ impl Workspace {
     /// Open (or create) the clone of `url` in the workdir. Nothing is
     /// fetched yet.
     pub fn open(url: &GitRemote, auth: Auth, options: Options) -> Result<Self, GitError> {
+        let known_hosts = match &auth {
+            Auth::SshKey {
+                known_hosts: Some(file),
+                ..
+            } => Some(KnownHosts::load(file).map_err(|e| GitError::Workdir {
+                path: file.display().to_string(),
+                message: "cannot read the known_hosts file".into(),
+                source: Some(Box::new(e)),
+            })?),
+            _ => None,
+        };
         let (root, temp) = match &options.workdir {
             Some(dir) => (dir.clone(), None),
             None => {
@@ -214,6 +228,7 @@ impl Workspace {
             url: url.clone(),
             auth,
             options,
+            known_hosts,
             _lock: lock,
             _temp: temp,
         })
@@ -563,6 +578,9 @@ impl Workspace {
         let mut attempt = 0;
         loop {
             let state = std::rc::Rc::new(AuthState::default());
+            // libgit2 replaces a certificate callback's message with its
+            // own; keep ours to report.
+            let host_rejected = std::rc::Rc::new(RefCell::new(None::<String>));
             let mut remote = self
                 .repo
                 .remote_anonymous(self.url.as_str())
@@ -573,13 +591,36 @@ impl Workspace {
             callbacks.credentials(move |_url, user, allowed| {
                 auth::credentials(credentials, &seen, user, allowed)
             });
+            if let Some(known) = &self.known_hosts {
+                let port = ssh_port(self.url.as_str());
+                let rejected = host_rejected.clone();
+                callbacks.certificate_check(move |cert, host| {
+                    let Some(key) = cert.as_hostkey().and_then(|k| k.hostkey()) else {
+                        return Ok(git2::CertificateCheckStatus::CertificatePassthrough);
+                    };
+                    let why = match known.check(host, port, key) {
+                        HostCheck::Match => return Ok(git2::CertificateCheckStatus::CertificateOk),
+                        HostCheck::Mismatch => format!(
+                            "host key verification failed: the key of {host} differs from the one in the known_hosts file"
+                        ),
+                        HostCheck::Unknown => format!(
+                            "host key verification failed: {host} (port {port}) is not in the known_hosts file"
+                        ),
+                    };
+                    *rejected.borrow_mut() = Some(why.clone());
+                    Err(git2::Error::from_str(&why))
+                });
+            }
             let result = run(&mut remote, callbacks);
             drop(remote);
             let source = match result {
                 Ok(value) => return Ok(value),
                 Err(source) => source,
             };
-            let detail = self.auth_failure(&state, &source);
+            let detail = host_rejected
+                .borrow_mut()
+                .take()
+                .or_else(|| self.auth_failure(&state, &source));
             let error = classify_remote(op, self.url.as_str(), source, detail);
             if error.is_transient() && attempt + 1 < backoff.attempts {
                 let wait = backoff.delay(attempt);

@@ -243,3 +243,39 @@ fn network_failures_are_transient() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Transient, "{err}");
 }
+
+#[test]
+fn a_restricted_push_refuses_other_paths_and_removing_nothing_is_unchanged() {
+    let root = GitRoot::new();
+    let bare = root.create_with_files("apps", &[("apps/sandboxes/other.yaml", "x\n")]);
+    let daemon = GitDaemon::start(&root);
+    let ws = Workspace::open(&remote(&daemon.url("apps")), Auth::None, Options::default()).unwrap();
+    let tip = git(&bare, &["rev-parse", "main"], None);
+    let own = vec!["apps/sandboxes/sbx-pr-1.yaml".to_string()];
+    let err = ws
+        .commit_and_push_only(&branch("main"), "x", &own, |tree| {
+            tree.write("apps/sandboxes/sbx-pr-1.yaml", "mine\n");
+            tree.remove("apps/sandboxes/other.yaml");
+            Ok(())
+        })
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Refused, "{err}");
+    assert_eq!(
+        git(&bare, &["rev-parse", "main"], None),
+        tip,
+        "nothing pushed"
+    );
+    let out = ws
+        .commit_and_push_only(&branch("main"), "x", &own, |tree| {
+            tree.remove("apps/sandboxes/sbx-pr-1.yaml");
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(out, PushOutcome::Unchanged { commit: tip });
+    // Listing sees the edit in progress.
+    ws.read_branch(&branch("main"), |tree| {
+        assert_eq!(tree.list("apps/sandboxes")?, vec!["other.yaml".to_string()]);
+        Ok(())
+    })
+    .unwrap();
+}

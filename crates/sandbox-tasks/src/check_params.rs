@@ -119,6 +119,32 @@ pub struct Params {
     /// Also check the remote systems (repository, buckets, backup, database, Vault).
     #[arg(long, env = "SANDBOX_CHECK_REMOTE")]
     pub check_remote: bool,
+    /// What create-branch will do if the environment branch exists (checked with --check-remote).
+    #[arg(long, env = "SANDBOX_IF_EXISTS", value_enum, default_value_t = crate::create_branch::IfExistsArg::Reuse)]
+    pub if_exists: crate::create_branch::IfExistsArg,
+    /// HTTPS token for the repository: file:, env: or vault:// reference (for --check-remote).
+    #[arg(long, env = "SANDBOX_GIT_TOKEN", value_name = "REF")]
+    pub git_token: Option<String>,
+    /// User name sent with the token.
+    #[arg(
+        long,
+        env = "SANDBOX_GIT_USER",
+        value_name = "NAME",
+        default_value = "x-access-token"
+    )]
+    pub git_user: String,
+    /// SSH private key file for ssh:// and scp-like remotes.
+    #[arg(long, env = "SANDBOX_SSH_KEY", value_name = "PATH")]
+    pub ssh_key: Option<std::path::PathBuf>,
+    /// Passphrase of the SSH key: file:, env: or vault:// reference.
+    #[arg(long, env = "SANDBOX_SSH_KEY_PASSPHRASE", value_name = "REF")]
+    pub ssh_key_passphrase: Option<String>,
+    /// known_hosts file the SSH server's host key must be in [default: ~/.ssh/known_hosts].
+    #[arg(long, env = "SANDBOX_SSH_KNOWN_HOSTS", value_name = "PATH")]
+    pub ssh_known_hosts: Option<std::path::PathBuf>,
+    /// Directory that keeps clones between runs [default: a temporary directory].
+    #[arg(long, env = "SANDBOX_WORKDIR", value_name = "DIR")]
+    pub workdir: Option<std::path::PathBuf>,
 }
 
 /// The task.
@@ -129,13 +155,26 @@ impl Task for CheckParams {
     type Params = Params;
 
     #[tracing::instrument(name = "check-params", skip_all)]
-    async fn run(params: Params, _ctx: Context) -> Result<Outputs, TaskError> {
+    async fn run(params: Params, ctx: Context) -> Result<Outputs, TaskError> {
         let plan = validate(&params)?;
         let mut outputs = plan.outputs();
         if params.check_remote {
-            let checks = plan.remote_checks();
+            let git = crate::check_remote_git::git_args(&params).validate(&mut Problems::new());
+            let mut checks = plan.remote_checks();
+            let mut failure = None;
+            if let Some(git) = git.filter(|_| plan.repo_url.is_some()) {
+                let found = crate::check_remote_git::run(&plan, &git, params.if_exists, &ctx).await;
+                checks.extend(found.checks);
+                failure = found.failure;
+            }
             for check in &checks {
-                tracing::warn!(check = check.check, "{}", check.detail);
+                match check.status {
+                    CheckStatus::Passed => tracing::info!(check = check.check, "{}", check.detail),
+                    _ => tracing::warn!(check = check.check, "{}", check.detail),
+                }
+            }
+            if let Some(failure) = failure {
+                return Err(failure);
             }
             outputs.set(
                 "remote_checks",
@@ -237,6 +276,14 @@ pub fn validate(p: &Params) -> Result<Plan, TaskError> {
         p.source_database.as_deref(),
         DatabaseName::parse,
     );
+    for (field, value) in [
+        ("git_token", &p.git_token),
+        ("ssh_key_passphrase", &p.ssh_key_passphrase),
+    ] {
+        if let Some(value) = value {
+            problems.parse_secret(field, value, CredentialRef::parse);
+        }
+    }
     if let Some(url) = &p.database_url {
         problems.parse_secret("database_url", url, parse_database_url);
     }
@@ -436,14 +483,7 @@ impl Plan {
                 detail: format!("not checked: {needs} is not built yet"),
             });
         };
-        if self.repo_url.is_some() {
-            not_built("repo-reachable", "the git client (sandbox-git)");
-            not_built("base-branch-present", "the git client (sandbox-git)");
-            not_built("environment-branch-absent", "the git client (sandbox-git)");
-        }
-        if self.max_sandboxes.is_some() {
-            not_built("live-sandboxes-under-max", "the git client (sandbox-git)");
-        }
+        // The repository checks are in check_remote_git.
         if self.source_bucket.is_some() {
             not_built(
                 "source-bucket-readable",

@@ -35,6 +35,9 @@ pub struct GitArgs {
     /// Passphrase of the SSH key: file:, env: or vault:// reference.
     #[arg(long, env = "SANDBOX_SSH_KEY_PASSPHRASE", value_name = "REF")]
     pub ssh_key_passphrase: Option<String>,
+    /// known_hosts file the SSH server's host key must be in [default: ~/.ssh/known_hosts].
+    #[arg(long, env = "SANDBOX_SSH_KNOWN_HOSTS", value_name = "PATH")]
+    pub ssh_known_hosts: Option<PathBuf>,
     /// Directory that keeps clones between runs (a persistent volume) [default: a temporary directory].
     #[arg(long, env = "SANDBOX_WORKDIR", value_name = "DIR")]
     pub workdir: Option<PathBuf>,
@@ -55,6 +58,7 @@ pub struct GitPlan {
     user: String,
     ssh_key: Option<PathBuf>,
     ssh_key_passphrase: Option<CredentialRef>,
+    ssh_known_hosts: Option<PathBuf>,
     workdir: Option<PathBuf>,
     author: Author,
 }
@@ -115,6 +119,7 @@ impl GitArgs {
             user: self.git_user.clone(),
             ssh_key: self.ssh_key.clone(),
             ssh_key_passphrase: passphrase,
+            ssh_known_hosts: self.ssh_known_hosts.clone(),
             workdir: self.workdir.clone(),
             author: Author {
                 name: self.git_author_name.clone(),
@@ -138,6 +143,7 @@ impl GitPlan {
                     Some(r) => Some(credentials::resolve("ssh_key_passphrase", r, ctx).await?),
                     None => None,
                 },
+                known_hosts: self.ssh_known_hosts.clone(),
             },
             (None, None) => Auth::None,
         };

@@ -5,6 +5,7 @@
 //! plugin.
 
 pub mod check_params;
+pub mod check_remote_git;
 pub mod cleanup_branch;
 pub mod context;
 pub mod create_branch;
