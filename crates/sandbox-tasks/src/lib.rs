@@ -14,6 +14,7 @@ pub mod create_branch;
 pub mod credentials;
 pub mod gitops;
 pub mod params_file;
+pub mod patch_kustomize;
 pub mod pr_feedback;
 pub mod reap;
 pub mod register_app;

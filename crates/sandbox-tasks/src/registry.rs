@@ -68,6 +68,7 @@ tasks!(
     crate::pr_feedback::PrFeedback,
     crate::reap::Reap,
     crate::cleanup_secrets::CleanupSecrets,
+    crate::patch_kustomize::PatchKustomize,
 );
 
 async fn run_task<T: Task>(

@@ -1,0 +1,766 @@
+//! `patch-kustomize`: edit the environment's overlay on its branch —
+//! namespace, name suffix, labels, images, generator literals, replacement
+//! sources — or render it from a tera template, and push the result.
+//!
+//! With no edit flag it sets what every sandbox needs: the namespace of the
+//! environment and the image tags of `--images-from`. The application's CI
+//! calls the same binary to bump one image (`--set-image shop:1.4.2`), so it
+//! does one fetch, one commit and one push, and logs one line.
+
+use crate::gitops::{self, EnvArgs, GitArgs};
+use crate::{Context, OutputSpec, Task};
+use clap::Args;
+use sandbox_core::params::{BranchName, Invalid, Namespace, Problems, RepoPath};
+use sandbox_core::{Classify, Outputs, TaskError};
+use sandbox_git::{EditError, TreeEdit};
+use sandbox_kustomize::{
+    Edit, ImageEdit, KUSTOMIZATION_FILE_NAMES, Kustomization, KustomizeError, LabelEdit,
+    LiteralEdit, ReplacementSourceEdit, TemplateContext,
+};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Edit the environment's Kustomize overlay on its branch and push it.
+#[derive(Debug, Clone, Default, Args)]
+#[command(
+    about = "Edit the environment's kustomization.yaml on its branch (format-preserving) and push it"
+)]
+pub struct Params {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub git: GitArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub env: EnvArgs,
+    /// The environment's branch [default: <environment>].
+    #[arg(long, env = "SANDBOX_BRANCH", value_name = "BRANCH")]
+    pub branch: Option<String>,
+    /// The overlay to edit, relative to the repository root.
+    #[arg(long, env = "SANDBOX_OVERLAY_PATH", value_name = "PATH")]
+    pub overlay_path: Option<String>,
+    /// Overlay whose images (new name, tag, digest) are copied into this one.
+    #[arg(long, env = "SANDBOX_IMAGES_FROM", value_name = "PATH")]
+    pub images_from: Option<String>,
+    /// Set an image: NAME:TAG, NAME@DIGEST or NAME=NEW_NAME[:TAG][@DIGEST]; repeatable.
+    #[arg(
+        long = "set-image",
+        id = "set_image",
+        env = "SANDBOX_SET_IMAGE",
+        value_name = "IMAGE",
+        value_delimiter = ','
+    )]
+    pub set_image: Vec<String>,
+    /// Set a generator literal: GENERATOR/KEY=VALUE; repeatable, or one
+    /// per line in one value (a literal may hold commas).
+    #[arg(
+        long = "set-literal",
+        id = "set_literal",
+        env = "SANDBOX_SET_LITERAL",
+        value_name = "GENERATOR/KEY=VALUE",
+        value_delimiter = '\n'
+    )]
+    pub set_literal: Vec<String>,
+    /// Set a field of the source of the replacements whose source is named
+    /// SOURCE: SOURCE/FIELD=VALUE; repeatable, or one per line in one value.
+    #[arg(
+        long = "set-replacement-source",
+        id = "set_replacement_source",
+        env = "SANDBOX_SET_REPLACEMENT_SOURCE",
+        value_name = "SOURCE/FIELD=VALUE",
+        value_delimiter = '\n'
+    )]
+    pub set_replacement_source: Vec<String>,
+    /// Set `namespace` [default with no edit flag: apps-<environment>].
+    #[arg(long, env = "SANDBOX_NAMESPACE", value_name = "NAME")]
+    pub namespace: Option<String>,
+    /// Set `nameSuffix`.
+    #[arg(long, env = "SANDBOX_NAME_SUFFIX", value_name = "SUFFIX")]
+    pub name_suffix: Option<String>,
+    /// Set a label: KEY=VALUE; repeatable.
+    #[arg(
+        long = "label",
+        id = "label",
+        env = "SANDBOX_LABEL",
+        value_name = "KEY=VALUE",
+        value_delimiter = ','
+    )]
+    pub label: Vec<String>,
+    /// Render the kustomization from this tera template (a path in the
+    /// repository) before the other edits.
+    #[arg(long, env = "SANDBOX_TEMPLATE", value_name = "PATH")]
+    pub template: Option<String>,
+    /// Run `kubectl kustomize` on the result before pushing; an overlay
+    /// that does not render is refused (exit 3).
+    #[arg(long, env = "SANDBOX_VERIFY_RENDER")]
+    pub verify_render: bool,
+    /// The kubectl used by --verify-render.
+    #[arg(
+        long,
+        env = "SANDBOX_KUBECTL",
+        value_name = "PATH",
+        default_value = "kubectl"
+    )]
+    pub kubectl: PathBuf,
+    /// Print the diff (in the `diff` output) and push nothing.
+    #[arg(long, env = "SANDBOX_DRY_RUN")]
+    pub dry_run: bool,
+}
+
+/// The task.
+pub struct PatchKustomize;
+
+/// How long `kubectl kustomize` may take: a local render takes ~0.1 s; a
+/// remote base can hang on the network.
+const RENDER_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A validated run.
+#[derive(Debug, Clone)]
+struct Plan {
+    environment: String,
+    namespace: Namespace,
+    branch: BranchName,
+    overlay: RepoPath,
+    images_from: Option<RepoPath>,
+    template: Option<RepoPath>,
+    edits: Vec<Edit>,
+    verify_render: bool,
+    kubectl: PathBuf,
+}
+
+impl Task for PatchKustomize {
+    const NAME: &'static str = "patch-kustomize";
+    const OUTPUTS: &'static [OutputSpec] = &[
+        OutputSpec {
+            name: "commit",
+            description: "The environment branch's commit after the edit.",
+        },
+        OutputSpec {
+            name: "changed",
+            description: "true when the edit changed the overlay, false when it was already so.",
+        },
+        OutputSpec {
+            name: "overlay_path",
+            description: "The overlay that was edited.",
+        },
+        OutputSpec {
+            name: "diff",
+            description: "The unified diff of the overlay (secret values masked; set on a dry run).",
+        },
+    ];
+    type Params = Params;
+
+    #[tracing::instrument(name = "patch-kustomize", skip_all)]
+    async fn run(params: Params, ctx: Context) -> Result<Outputs, TaskError> {
+        let mut problems = Problems::new();
+        let git = params.git.validate(&mut problems);
+        let env = params.env.validate(params.branch.as_deref(), &mut problems);
+        let branch = problems.parse_opt("branch", params.branch.as_deref(), BranchName::parse);
+        let overlay = match &params.overlay_path {
+            Some(p) => problems.parse("overlay_path", p, RepoPath::parse),
+            None => {
+                problems.missing(
+                    "overlay_path",
+                    "pass --overlay-path PATH, e.g. overlays/sandbox",
+                );
+                None
+            }
+        };
+        let images_from = problems.parse_opt(
+            "images_from",
+            params.images_from.as_deref(),
+            RepoPath::parse,
+        );
+        let template = problems.parse_opt("template", params.template.as_deref(), RepoPath::parse);
+        let namespace =
+            problems.parse_opt("namespace", params.namespace.as_deref(), Namespace::parse);
+        let name_suffix = problems.parse_opt(
+            "name_suffix",
+            params.name_suffix.as_deref(),
+            parse_name_suffix,
+        );
+        let labels: Vec<LabelEdit> = params
+            .label
+            .iter()
+            .filter_map(|l| problems.parse("label", l, LabelEdit::parse))
+            .collect();
+        let images: Vec<ImageEdit> = params
+            .set_image
+            .iter()
+            .filter_map(|i| problems.parse("set_image", i, ImageEdit::parse))
+            .collect();
+        // A literal may be a secret's value: never echoed in a problem.
+        let literals: Vec<LiteralEdit> = params
+            .set_literal
+            .iter()
+            .filter_map(|l| problems.parse_secret("set_literal", l, LiteralEdit::parse))
+            .collect();
+        let replacements: Vec<ReplacementSourceEdit> = params
+            .set_replacement_source
+            .iter()
+            .filter_map(|r| {
+                problems.parse("set_replacement_source", r, ReplacementSourceEdit::parse)
+            })
+            .collect();
+        let (Some(git), Some(env), Some(overlay)) = (git, env, overlay) else {
+            return Err(TaskError::invalid(problems.into_vec()));
+        };
+        if !problems.is_empty() {
+            return Err(TaskError::invalid(problems.into_vec()));
+        }
+        let branch = match branch {
+            Some(b) => b,
+            None => BranchName::parse(env.environment.as_str()).map_err(|e| {
+                TaskError::internal(format!("environment is not a branch name: {e}"))
+            })?,
+        };
+        env.check(Some(&branch))?;
+        let own_namespace = Namespace::for_environment(&env.environment);
+        if let Some(ns) = &namespace
+            && let Err(r) = env.policy.check_namespace(ns, &env.environment)
+        {
+            return Err(TaskError::refused(vec![
+                r.into_problem("namespace", ns.as_str()),
+            ]));
+        }
+
+        // With no edit flag, what every sandbox needs: its namespace (the
+        // images of --images-from are applied whenever it is given).
+        let no_edit_flag = namespace.is_none()
+            && name_suffix.is_none()
+            && labels.is_empty()
+            && images.is_empty()
+            && literals.is_empty()
+            && replacements.is_empty()
+            && template.is_none();
+        let mut edits = Vec::new();
+        if let Some(ns) = namespace
+            .clone()
+            .or(no_edit_flag.then(|| own_namespace.clone()))
+        {
+            edits.push(Edit::Namespace(ns.to_string()));
+        }
+        if let Some(s) = &name_suffix {
+            edits.push(Edit::NameSuffix(s.clone()));
+        }
+        edits.extend(labels.into_iter().map(Edit::Label));
+        edits.extend(images.into_iter().map(Edit::Image));
+        edits.extend(literals.into_iter().map(Edit::Literal));
+        edits.extend(replacements.into_iter().map(Edit::ReplacementSource));
+        let plan = Plan {
+            environment: env.environment.to_string(),
+            namespace: namespace.unwrap_or(own_namespace),
+            branch,
+            overlay,
+            images_from,
+            template,
+            edits,
+            verify_render: params.verify_render,
+            kubectl: params.kubectl.clone(),
+        };
+
+        let ws = git.open(&ctx).await?;
+        let redactor = ctx.redactor.clone();
+        let dry_run = params.dry_run;
+        let (outcome, patched) = gitops::blocking(move || {
+            if dry_run {
+                let tip = ws.fetch(&plan.branch)?.unwrap_or_default();
+                let patched = ws.read_branch(&plan.branch, |tree| {
+                    let patched = patch(tree, &plan)?;
+                    if plan.verify_render && patched.changed() {
+                        verify_render(tree, Some((&patched.path, &patched.new)), &plan)?;
+                    }
+                    Ok(patched)
+                })?;
+                return Ok((
+                    Outcome {
+                        commit: tip,
+                        pushed: false,
+                    },
+                    patched,
+                ));
+            }
+            let mut last = None;
+            let message = commit_message(&plan);
+            let pushed = ws.commit_and_push(&plan.branch, &message, |tree| {
+                let patched = patch(tree, &plan)?;
+                if patched.changed() {
+                    tree.write(&patched.path, patched.new.clone());
+                    if plan.verify_render {
+                        verify_render(tree, None, &plan)?;
+                    }
+                }
+                last = Some(patched);
+                Ok(())
+            })?;
+            let patched = last.ok_or_else(|| TaskError::internal("the edit never ran"))?;
+            Ok((
+                Outcome {
+                    commit: pushed.commit().to_string(),
+                    pushed: pushed.pushed(),
+                },
+                patched,
+            ))
+        })
+        .await?;
+        for secret in &patched.secrets {
+            redactor.add(secret);
+        }
+
+        let mut out = Outputs::new();
+        out.set("commit", &outcome.commit)
+            .set("changed", patched.changed())
+            .set("overlay_path", &patched.overlay);
+        if dry_run {
+            let diff = redactor.mask(&sandbox_kustomize::unified_diff(
+                &patched.path,
+                &patched.old,
+                &patched.new,
+            ));
+            tracing::info!(path = %patched.path, changed = patched.changed(), "dry run: nothing pushed\n{diff}");
+            out.set("diff", diff);
+        } else {
+            tracing::info!(
+                path = %patched.path,
+                commit = %outcome.commit,
+                pushed = outcome.pushed,
+                "{}",
+                if outcome.pushed { "overlay patched and pushed" } else { "overlay already up to date" }
+            );
+        }
+        Ok(out)
+    }
+}
+
+struct Outcome {
+    commit: String,
+    pushed: bool,
+}
+
+/// The overlay file before and after.
+#[derive(Debug, Clone)]
+struct Patched {
+    /// The overlay directory.
+    overlay: String,
+    /// The kustomization file's path in the repository.
+    path: String,
+    old: String,
+    new: String,
+    /// Values written into a secretGenerator, masked in what is printed.
+    secrets: Vec<String>,
+}
+
+impl Patched {
+    fn changed(&self) -> bool {
+        self.old != self.new
+    }
+}
+
+/// Compute the new overlay file from the branch's tree.
+fn patch(tree: &TreeEdit<'_>, plan: &Plan) -> Result<Patched, EditError> {
+    let overlay = plan.overlay.as_str();
+    let existing = find_kustomization(tree, overlay)?;
+    let images = match &plan.images_from {
+        Some(from) => {
+            let Some((path, text)) = find_kustomization(tree, from.as_str())? else {
+                return Err(EditError::precondition(format!(
+                    "images_from: {from} has no kustomization.yaml on branch {}",
+                    plan.branch
+                )));
+            };
+            Kustomization::parse(&text)
+                .and_then(|k| k.images())
+                .map_err(|e| in_file(&path, e))?
+        }
+        None => Vec::new(),
+    };
+    let (path, old, mut text) = match (&plan.template, existing) {
+        (Some(template), existing) => {
+            let source = tree.read_string(template.as_str())?.ok_or_else(|| {
+                EditError::precondition(format!(
+                    "template {template} is not on branch {}",
+                    plan.branch
+                ))
+            })?;
+            let ctx = TemplateContext {
+                environment: plan.environment.clone(),
+                namespace: plan.namespace.to_string(),
+                branch: plan.branch.to_string(),
+                overlay_path: overlay.to_string(),
+                labels: plan
+                    .edits
+                    .iter()
+                    .filter_map(|e| match e {
+                        Edit::Label(l) => Some((l.key.clone(), l.value.clone())),
+                        _ => None,
+                    })
+                    .collect(),
+                name_suffix: plan.edits.iter().find_map(|e| match e {
+                    Edit::NameSuffix(s) => Some(s.clone()),
+                    _ => None,
+                }),
+                ..TemplateContext::default()
+            }
+            .with_images(images.clone());
+            let rendered = sandbox_kustomize::render_template(template.as_str(), &source, &ctx)
+                .map_err(|e| in_file(template.as_str(), e))?;
+            let (path, old) = existing.unwrap_or_else(|| {
+                (
+                    format!("{overlay}/{}", KUSTOMIZATION_FILE_NAMES[0]),
+                    String::new(),
+                )
+            });
+            (path, old, rendered)
+        }
+        (None, Some((path, old))) => {
+            let text = old.clone();
+            (path, old, text)
+        }
+        (None, None) => {
+            return Err(EditError::precondition(format!(
+                "overlay {overlay} has no kustomization.yaml on branch {}",
+                plan.branch
+            )));
+        }
+    };
+    let mut edits: Vec<Edit> = images
+        .iter()
+        .filter_map(|i| i.to_edit().map(Edit::Image))
+        .collect();
+    edits.extend(plan.edits.iter().cloned());
+    let mut k = Kustomization::parse(&text).map_err(|e| in_file(&path, e))?;
+    for e in &edits {
+        k.apply(e).map_err(|e| in_file(&path, e))?;
+    }
+    let secret_generators = k.secret_generators();
+    text = k.to_string();
+    let secrets = plan
+        .edits
+        .iter()
+        .filter_map(|e| match e {
+            Edit::Literal(l) if secret_generators.contains(&l.generator) => Some(l.value.clone()),
+            _ => None,
+        })
+        .collect();
+    Ok(Patched {
+        overlay: overlay.to_string(),
+        path,
+        old,
+        new: text,
+        secrets,
+    })
+}
+
+/// The kustomization file of `dir` in the tree, under any name Kustomize
+/// accepts: its path and text.
+fn find_kustomization(
+    tree: &TreeEdit<'_>,
+    dir: &str,
+) -> Result<Option<(String, String)>, EditError> {
+    for name in KUSTOMIZATION_FILE_NAMES {
+        let path = format!("{dir}/{name}");
+        if let Some(text) = tree.read_string(&path)? {
+            return Ok(Some((path, text)));
+        }
+    }
+    Ok(None)
+}
+
+/// Render the edited overlay with `kubectl kustomize` (with `overlay_file`
+/// written over the tree, when given); an overlay that does not render is
+/// a precondition error carrying kubectl's message.
+///
+/// Writing out a 5,000-file tree costs seconds, so the first try writes
+/// only what the overlay can reach: the files of each kustomization's
+/// directory and every path its values name, following directories. A
+/// failure there is confirmed with the whole tree before refusing, so a
+/// reference this walk cannot see never refuses a good overlay.
+fn verify_render(
+    tree: &TreeEdit<'_>,
+    overlay_file: Option<(&str, &str)>,
+    plan: &Plan,
+) -> Result<(), EditError> {
+    let started = Instant::now();
+    let quick = render_in(plan, |dir| {
+        write_reachable(tree, plan.overlay.as_str(), overlay_file, dir)
+    })?;
+    let Err(_) = quick else {
+        tracing::debug!(overlay = %plan.overlay, ms = started.elapsed().as_millis() as u64, "overlay renders");
+        return Ok(());
+    };
+    tracing::debug!("the overlay does not render from the files it names; trying the whole tree");
+    let full = render_in(plan, |dir| {
+        tree.materialize(dir)?;
+        if let Some((path, text)) = overlay_file {
+            write_file(dir, path, text.as_bytes())?;
+        }
+        Ok(())
+    })?;
+    full.map_err(|message| {
+        EditError::precondition(format!(
+            "the patched overlay {} does not render; nothing pushed: {message}",
+            plan.overlay
+        ))
+    })
+}
+
+/// Fill a temporary directory with `fill`, run `kubectl kustomize` on the
+/// overlay in it: `Ok(Err(message))` when it does not render.
+fn render_in(
+    plan: &Plan,
+    fill: impl FnOnce(&Path) -> Result<(), EditError>,
+) -> Result<Result<(), String>, EditError> {
+    let dir = tempfile::Builder::new()
+        .prefix("patch-kustomize-")
+        .tempdir()
+        .map_err(io_error)?;
+    let tree_dir = dir.path().join("tree");
+    std::fs::create_dir(&tree_dir).map_err(io_error)?;
+    fill(&tree_dir)?;
+    // kubectl's errors go to a file: a pipe nobody reads while waiting
+    // would stall a chatty kubectl.
+    let stderr_path = dir.path().join("stderr");
+    let stderr = std::fs::File::create(&stderr_path).map_err(io_error)?;
+    let started = Instant::now();
+    let mut child = Command::new(&plan.kubectl)
+        .arg("kustomize")
+        .arg(tree_dir.join(plan.overlay.as_str()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .map_err(|e| {
+            EditError::precondition(format!(
+                "--verify-render: cannot run {} (install kubectl or pass --kubectl)",
+                plan.kubectl.display()
+            ))
+            .with_source(e)
+        })?;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() < RENDER_TIMEOUT => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Ok(Err(format!(
+                    "kubectl kustomize did not finish in {}s",
+                    RENDER_TIMEOUT.as_secs()
+                )));
+            }
+            Err(e) => {
+                return Err(EditError::precondition("cannot wait for kubectl").with_source(e));
+            }
+        }
+    };
+    if status.success() {
+        return Ok(Ok(()));
+    }
+    let message = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    let message = message.replace(&format!("{}/", tree_dir.display()), "");
+    Ok(Err(message.trim().chars().take(2000).collect()))
+}
+
+/// Write what the kustomization in `dir` can reach: the files directly in
+/// `dir`, every file a value of its kustomization names (also the `path`
+/// of `KEY=path`), and, recursively, every directory one names.
+fn write_reachable(
+    tree: &TreeEdit<'_>,
+    overlay: &str,
+    overlay_file: Option<(&str, &str)>,
+    out: &Path,
+) -> Result<(), EditError> {
+    use serde::Deserialize;
+    let mut dirs = vec![overlay.to_string()];
+    let mut seen = std::collections::BTreeSet::new();
+    let mut written = std::collections::BTreeSet::new();
+    let read = |path: &str| -> Result<Option<Vec<u8>>, EditError> {
+        match overlay_file {
+            Some((p, text)) if p == path => Ok(Some(text.as_bytes().to_vec())),
+            _ => Ok(tree.read(path)?),
+        }
+    };
+    // Bounded: each directory is visited once, and the tree is finite.
+    while let Some(dir) = dirs.pop() {
+        if !seen.insert(dir.clone()) {
+            continue;
+        }
+        let mut names = tree.list(&dir)?;
+        if let Some((p, _)) = overlay_file
+            && let Some(name) = p.strip_prefix(&format!("{dir}/"))
+            && !name.contains('/')
+        {
+            names.push(name.to_string());
+        }
+        let mut references = Vec::new();
+        for name in names {
+            let path = format!("{dir}/{name}");
+            let Some(bytes) = read(&path)? else { continue };
+            if KUSTOMIZATION_FILE_NAMES.contains(&name.as_str()) {
+                let text = String::from_utf8_lossy(&bytes);
+                for doc in yaml_serde::Deserializer::from_str(&text) {
+                    if let Ok(value) = serde_json::Value::deserialize(doc) {
+                        strings_in(&value, &mut references);
+                    }
+                }
+            }
+            if written.insert(path.clone()) {
+                write_file(out, &path, &bytes)?;
+            }
+        }
+        for reference in references {
+            let candidates = [
+                Some(reference.as_str()),
+                reference.split_once('=').map(|(_, p)| p),
+            ];
+            for candidate in candidates.into_iter().flatten() {
+                let Some(path) = join_in_repo(&dir, candidate) else {
+                    continue;
+                };
+                if let Some(bytes) = read(&path)? {
+                    if written.insert(path.clone()) {
+                        write_file(out, &path, &bytes)?;
+                    }
+                } else if !seen.contains(&path) && !tree.list(&path)?.is_empty() {
+                    dirs.push(path);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every string in a YAML value that could be a relative path.
+fn strings_in(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::String(s)
+            if !s.contains("://") && !s.contains('\n') && !s.is_empty() =>
+        {
+            out.push(s.clone());
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| strings_in(v, out)),
+        serde_json::Value::Object(map) => map.values().for_each(|v| strings_in(v, out)),
+        _ => {}
+    }
+}
+
+/// `dir/relative` normalized, when it stays inside the repository.
+fn join_in_repo(dir: &str, relative: &str) -> Option<String> {
+    if relative.starts_with('/') {
+        return None;
+    }
+    let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
+    for part in relative.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            p => parts.push(p),
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("/"))
+}
+
+fn write_file(root: &Path, path: &str, bytes: &[u8]) -> Result<(), EditError> {
+    let file = root.join(path);
+    if let Some(parent) = file.parent() {
+        std::fs::create_dir_all(parent).map_err(io_error)?;
+    }
+    std::fs::write(file, bytes).map_err(io_error)
+}
+
+fn io_error(e: std::io::Error) -> EditError {
+    EditError::precondition("cannot write the tree to render").with_source(e)
+}
+
+/// The commit message: what changed, never a literal's value.
+fn commit_message(plan: &Plan) -> String {
+    let mut lines = vec![format!(
+        "{}: patch {}/kustomization",
+        plan.environment, plan.overlay
+    )];
+    lines.push(String::new());
+    if let Some(t) = &plan.template {
+        lines.push(format!("- rendered from {t}"));
+    }
+    if let Some(from) = &plan.images_from {
+        lines.push(format!("- images from {from}"));
+    }
+    for e in &plan.edits {
+        lines.push(match e {
+            Edit::Namespace(ns) => format!("- namespace {ns}"),
+            Edit::NameSuffix(s) => format!("- nameSuffix {s}"),
+            Edit::Label(l) => format!("- label {}={}", l.key, l.value),
+            Edit::Image(i) => format!("- image {i}"),
+            Edit::Literal(l) => format!("- literal {}/{}", l.generator, l.key),
+            Edit::ReplacementSource(r) => format!("- replacement source {}/{}", r.source, r.field),
+        });
+    }
+    lines.join("\n")
+}
+
+/// A name suffix keeps every resource name a DNS-1123 name: lowercase
+/// letters, digits and '-', at most 63 characters.
+fn parse_name_suffix(s: &str) -> Result<String, Invalid> {
+    let ok = !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.ends_with('-');
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(Invalid::one(
+            "name-suffix",
+            "name suffix must be 1-63 lowercase letters, digits or '-', not ending with '-'",
+            "give e.g. -pr-42",
+        ))
+    }
+}
+
+/// A kustomization error, naming the file it is about.
+fn in_file(path: &str, e: KustomizeError) -> EditError {
+    let mut causes = Vec::new();
+    let mut next = std::error::Error::source(&e);
+    while let Some(cause) = next {
+        causes.push(cause.to_string());
+        next = cause.source();
+    }
+    let error = EditError::new(e.kind(), format!("{path}: {e}"));
+    if causes.is_empty() {
+        error
+    } else {
+        error.with_source(causes.join(": "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_resolve_inside_the_repository_only() {
+        assert_eq!(
+            join_in_repo("overlays/sbx", "../../base").as_deref(),
+            Some("base")
+        );
+        assert_eq!(
+            join_in_repo("overlays/sbx", "./patches/a.yaml").as_deref(),
+            Some("overlays/sbx/patches/a.yaml")
+        );
+        assert_eq!(join_in_repo("overlays/sbx", "../../../etc"), None);
+        assert_eq!(join_in_repo("overlays/sbx", "/etc/passwd"), None);
+        assert_eq!(join_in_repo("overlays", ".."), None);
+    }
+
+    #[test]
+    fn name_suffixes_keep_names_dns_labels() {
+        assert!(parse_name_suffix("-pr-42").is_ok());
+        for bad in ["", "-PR", "-x_y", "-x-", &"a".repeat(64)] {
+            assert!(parse_name_suffix(bad).is_err(), "{bad:?}");
+        }
+    }
+}
