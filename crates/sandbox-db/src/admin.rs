@@ -127,7 +127,11 @@ impl Admin {
     }
 
     /// Create `name` from template0, owned by `owner` when given.
-    pub async fn create_database(&mut self, name: &str, owner: Option<&str>) -> Result<(), DbError> {
+    pub async fn create_database(
+        &mut self,
+        name: &str,
+        owner: Option<&str>,
+    ) -> Result<(), DbError> {
         let mut sql = format!("CREATE DATABASE {} TEMPLATE template0", ident(name));
         if let Some(owner) = owner {
             sql.push_str(&format!(" OWNER {}", ident(owner)));
@@ -191,7 +195,8 @@ impl Admin {
                 source,
             };
             attempt += 1;
-            if !sandbox_core::retry::Retryable::is_transient(&error) || attempt >= backoff.attempts {
+            if !sandbox_core::retry::Retryable::is_transient(&error) || attempt >= backoff.attempts
+            {
                 return Err(error);
             }
             tracing::warn!(attempt, "{error}; retrying");
@@ -267,9 +272,9 @@ pub async fn run_post_sql(
             .execute(&mut *tx)
             .await
             .map_err(|source| match source {
-                sqlx::Error::Database(_) => DbError::Verify(format!(
-                    "post-restore SQL {name} failed: {source}"
-                )),
+                sqlx::Error::Database(_) => {
+                    DbError::Verify(format!("post-restore SQL {name} failed: {source}"))
+                }
                 other => DbError::Query {
                     what: format!("post-restore SQL {name}"),
                     source: other,

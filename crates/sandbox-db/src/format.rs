@@ -129,12 +129,18 @@ mod tests {
 
     #[test]
     fn formats_are_told_by_their_bytes() {
-        assert_eq!(detect_dump(b"PGDMP\x01\x0e\x00").unwrap(), DumpFormat::Custom);
+        assert_eq!(
+            detect_dump(b"PGDMP\x01\x0e\x00").unwrap(),
+            DumpFormat::Custom
+        );
         assert_eq!(
             detect_dump(b"--\n-- PostgreSQL database dump\n--\n").unwrap(),
             DumpFormat::Plain
         );
-        assert_eq!(detect_dump(b"SET statement_timeout = 0;\n").unwrap(), DumpFormat::Plain);
+        assert_eq!(
+            detect_dump(b"SET statement_timeout = 0;\n").unwrap(),
+            DumpFormat::Plain
+        );
         assert_eq!(detect_dump(b"\\restrict abc\n").unwrap(), DumpFormat::Plain);
         assert!(is_gzip(&[0x1f, 0x8b, 8, 0]));
     }

@@ -13,6 +13,7 @@
 
 pub mod admin;
 pub mod discovery;
+pub mod download;
 pub mod error;
 pub mod format;
 pub mod pipeline;

@@ -7,12 +7,12 @@
 //! commits a `-1` transaction at end of input, so closing stdin on a
 //! half-read backup would commit half a database.
 
+use crate::DbError;
 use crate::format::{self, Compression, DumpFormat, Format, PEEK};
 use crate::plain::PlainScanner;
 use crate::server::Server;
 use crate::toc::{self, TableEntry};
 use crate::tools;
-use crate::DbError;
 use async_compression::tokio::bufread::GzipDecoder;
 use sandbox_core::ErrorKind;
 use std::io::Cursor;
@@ -58,8 +58,14 @@ impl ByteCounter {
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
-    fn add(&self, n: usize) {
-        self.0.fetch_add(n as u64, Ordering::Relaxed);
+    /// Start the count again at `n` (when a first read is abandoned).
+    pub fn set(&self, n: u64) {
+        self.0.store(n, Ordering::Relaxed);
+    }
+
+    /// Count `n` more bytes (read by someone else, e.g. pg_restore from a file).
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
     }
 }
 
@@ -84,7 +90,7 @@ impl<R: AsyncRead + Unpin> AsyncRead for Counting<R> {
         let this = &mut *self;
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
-                this.counter.add(buf.filled().len() - before);
+                this.counter.add((buf.filled().len() - before) as u64);
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(e)) => {
@@ -168,7 +174,9 @@ where
             source: Box::new(e),
         }
     };
-    let head = peek(&mut raw).await.map_err(|e| source_error(e, &failure))?;
+    let head = peek(&mut raw)
+        .await
+        .map_err(|e| source_error(e, &failure))?;
     if !format::is_gzip(&head) {
         let dump = format::detect_dump(&head)?;
         return Ok(Opened {
@@ -227,12 +235,17 @@ pub async fn restore(
         }
     }
     cmd.stdin(std::process::Stdio::piped());
-    let mut child = cmd.spawn().map_err(|source| DbError::Spawn { tool, source })?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|source| DbError::Spawn { tool, source })?;
     let stdin = child.stdin.take().ok_or_else(|| DbError::Spawn {
         tool,
         source: std::io::Error::other("no stdin"),
     })?;
-    let stderr = child.stderr.take().map(|s| tokio::spawn(tools::collect_stderr(tool, s)));
+    let stderr = child
+        .stderr
+        .take()
+        .map(|s| tokio::spawn(tools::collect_stderr(tool, s)));
 
     let (tx, rx) = mpsc::channel::<Vec<u8>>(IN_FLIGHT);
     let writer = tokio::spawn(write_all(stdin, rx));
@@ -255,7 +268,10 @@ pub async fn restore(
         Ok(_) | Err(PumpError::ToolGone) => {
             // The tool stopped reading: its exit status and message say why.
             drop(stdin);
-            let status = child.wait().await.map_err(|source| DbError::Spawn { tool, source })?;
+            let status = child
+                .wait()
+                .await
+                .map_err(|source| DbError::Spawn { tool, source })?;
             let text = match stderr {
                 Some(h) => h.await.unwrap_or_default(),
                 None => String::new(),
@@ -269,7 +285,10 @@ pub async fn restore(
         }
     };
     drop(stdin);
-    let status = child.wait().await.map_err(|source| DbError::Spawn { tool, source })?;
+    let status = child
+        .wait()
+        .await
+        .map_err(|source| DbError::Spawn { tool, source })?;
     let text = match stderr {
         Some(h) => h.await.unwrap_or_default(),
         None => String::new(),
@@ -279,7 +298,9 @@ pub async fn restore(
     }
     let tables = match tables {
         Tables::Known(t) => t,
-        Tables::CustomHead(head) => toc::custom_toc(&tools::bin("pg_restore"), Some(&head), None).await?,
+        Tables::CustomHead(head) => {
+            toc::custom_toc(&tools::bin("pg_restore"), Some(&head), None).await?
+        }
     };
     Ok(RestoreReport {
         format: opened.format,
@@ -317,13 +338,19 @@ async fn pump(
     let mut head = Vec::new();
     if let (Some(_), Some(role)) = (&scanner, &options.role) {
         let set_role = format!("SET ROLE \"{}\";\n", role.replace('"', "\"\""));
-        tx.send(set_role.into_bytes()).await.map_err(|_| PumpError::ToolGone)?;
+        tx.send(set_role.into_bytes())
+            .await
+            .map_err(|_| PumpError::ToolGone)?;
     }
     let mut buf = vec![0u8; CHUNK];
     loop {
         let n = match opened.reader.read(&mut buf).await {
             Ok(n) => n,
-            Err(e) => return Err(PumpError::Failed(opened.read_error(e, ErrorKind::Transient))),
+            Err(e) => {
+                return Err(PumpError::Failed(
+                    opened.read_error(e, ErrorKind::Transient),
+                ));
+            }
         };
         if n == 0 {
             break;
@@ -331,7 +358,9 @@ async fn pump(
         let chunk = match scanner.as_mut() {
             Some(scanner) => {
                 let mut out = Vec::with_capacity(n + 256);
-                scanner.feed(&buf[..n], &mut out).map_err(PumpError::Failed)?;
+                scanner
+                    .feed(&buf[..n], &mut out)
+                    .map_err(PumpError::Failed)?;
                 out
             }
             None => {
@@ -467,15 +496,29 @@ mod tests {
         let plain = b"--\n-- PostgreSQL database dump\n--\nSET x = 1;\n".to_vec();
         let custom = b"PGDMP\x01\x0e\x00\x04\x08\x01".to_vec();
         assert_eq!(format_of(plain.clone()).await.unwrap().to_string(), "plain");
-        assert_eq!(format_of(gzip(&plain)).await.unwrap().to_string(), "gzip+plain");
-        assert_eq!(format_of(custom.clone()).await.unwrap().to_string(), "custom");
-        assert_eq!(format_of(gzip(&custom)).await.unwrap().to_string(), "gzip+custom");
-        assert!(matches!(format_of(gzip(b"\0\x01binary")).await, Err(DbError::NotADump(_))));
+        assert_eq!(
+            format_of(gzip(&plain)).await.unwrap().to_string(),
+            "gzip+plain"
+        );
+        assert_eq!(
+            format_of(custom.clone()).await.unwrap().to_string(),
+            "custom"
+        );
+        assert_eq!(
+            format_of(gzip(&custom)).await.unwrap().to_string(),
+            "gzip+custom"
+        );
+        assert!(matches!(
+            format_of(gzip(b"\0\x01binary")).await,
+            Err(DbError::NotADump(_))
+        ));
     }
 
     #[tokio::test(flavor = "current_thread")]
     async fn a_cut_gzip_stream_is_a_decoder_error() {
-        let big: Vec<u8> = (0..200_000u32).flat_map(|i| format!("row {i}\n").into_bytes()).collect();
+        let big: Vec<u8> = (0..200_000u32)
+            .flat_map(|i| format!("row {i}\n").into_bytes())
+            .collect();
         let mut dump = b"COPY t (x) FROM stdin;\n".to_vec();
         dump.extend_from_slice(&big);
         let mut z = gzip(&dump);

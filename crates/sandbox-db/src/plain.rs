@@ -106,7 +106,9 @@ impl PlainScanner {
         match memmem::find(input, END_OF_COPY) {
             Some(at) => {
                 // The marker's first newline ends the last row.
-                *rows = Some(rows.unwrap_or(0) + memchr::memchr_iter(b'\n', &input[..=at]).count() as u64);
+                *rows = Some(
+                    rows.unwrap_or(0) + memchr::memchr_iter(b'\n', &input[..=at]).count() as u64,
+                );
                 (at + END_OF_COPY.len(), true)
             }
             None => {
@@ -340,15 +342,23 @@ COPY public.empty (x) FROM stdin;\n\\.\n\
         let (_, out) = scan(DUMP.as_bytes(), 5, true).unwrap();
         let out = String::from_utf8(out).unwrap();
         assert!(!out.contains("OWNER TO"));
-        assert_eq!(out.len(), DUMP.len() - "ALTER TABLE public.a OWNER TO someone;\n".len());
+        assert_eq!(
+            out.len(),
+            DUMP.len() - "ALTER TABLE public.a OWNER TO someone;\n".len()
+        );
     }
 
     #[test]
     fn a_cut_dump_is_truncated() {
         let cut = &DUMP[..DUMP.find("2\n3").unwrap()];
-        assert!(matches!(scan(cut.as_bytes(), 3, false), Err(DbError::Truncated(m)) if m.contains("public.a")));
+        assert!(
+            matches!(scan(cut.as_bytes(), 3, false), Err(DbError::Truncated(m)) if m.contains("public.a"))
+        );
         let cut = &DUMP[..DUMP.find("\\unrestrict").unwrap()];
-        assert!(matches!(scan(cut.as_bytes(), 3, false), Err(DbError::Truncated(_))));
+        assert!(matches!(
+            scan(cut.as_bytes(), 3, false),
+            Err(DbError::Truncated(_))
+        ));
     }
 
     #[test]
@@ -361,7 +371,10 @@ COPY public.empty (x) FROM stdin;\n\\.\n\
         ] {
             let dump = format!("SET x = 1;\n{bad}SELECT 1;\n");
             assert!(
-                matches!(scan(dump.as_bytes(), 4, false), Err(DbError::LeavesTarget(_))),
+                matches!(
+                    scan(dump.as_bytes(), 4, false),
+                    Err(DbError::LeavesTarget(_))
+                ),
                 "{bad}"
             );
         }
@@ -371,7 +384,12 @@ COPY public.empty (x) FROM stdin;\n\\.\n\
 
     #[test]
     fn sql_without_pg_dump_header_needs_no_trailer() {
-        let (summary, _) = scan(b"CREATE TABLE t (x int);\nINSERT INTO t VALUES (1);", 4, false).unwrap();
+        let (summary, _) = scan(
+            b"CREATE TABLE t (x int);\nINSERT INTO t VALUES (1);",
+            4,
+            false,
+        )
+        .unwrap();
         assert_eq!(rows(&summary), vec![("public".into(), "t".into(), None)]);
     }
 }

@@ -22,16 +22,16 @@ pub enum ServerRef {
     Credential(CredentialRef),
 }
 
-const FIX: &str = "put the URL in a file, an environment variable or Vault and pass file:, env: or vault://";
+const FIX: &str =
+    "put the URL in a file, an environment variable or Vault and pass file:, env: or vault://";
 
 impl ServerRef {
     /// Parse `--database-url`. A URL with a password in it is refused
     /// without echoing it.
     pub fn parse(s: &str) -> Result<Self, Invalid> {
         if s.starts_with("postgres://") || s.starts_with("postgresql://") {
-            let url = Url::parse(s).map_err(|_| {
-                Invalid::one("postgres-url", "database URL cannot be parsed", FIX)
-            })?;
+            let url = Url::parse(s)
+                .map_err(|_| Invalid::one("postgres-url", "database URL cannot be parsed", FIX))?;
             if url.password().is_some() {
                 return Err(Invalid::one(
                     "no-embedded-credentials",
@@ -49,15 +49,16 @@ impl ServerRef {
 /// sources; Vault is added here when the secrets client exists.
 pub async fn resolve_credential(reference: &CredentialRef) -> Result<String, DbError> {
     let value = match reference {
-        CredentialRef::File(path) => tokio::fs::read_to_string(path)
-            .await
-            .map_err(|source| DbError::File {
-                what: format!("cannot read the credential file {}", path.display()),
-                source,
-            })?,
-        CredentialRef::Env(name) => std::env::var(name).map_err(|_| {
-            DbError::Backup(format!("the environment variable {name} is not set"))
-        })?,
+        CredentialRef::File(path) => {
+            tokio::fs::read_to_string(path)
+                .await
+                .map_err(|source| DbError::File {
+                    what: format!("cannot read the credential file {}", path.display()),
+                    source,
+                })?
+        }
+        CredentialRef::Env(name) => std::env::var(name)
+            .map_err(|_| DbError::Backup(format!("the environment variable {name} is not set")))?,
         CredentialRef::Vault { .. } => {
             return Err(DbError::Backup(format!(
                 "{reference}: vault:// references cannot be resolved yet (no Vault client); pass file: or env:"
@@ -139,12 +140,11 @@ impl Server {
 
     /// sqlx options for `database` (the maintenance database when `None`).
     pub fn options(&self, database: Option<&str>) -> Result<PgConnectOptions, DbError> {
-        let options = PgConnectOptions::from_str(self.url.as_str()).map_err(|source| {
-            DbError::Connect {
+        let options =
+            PgConnectOptions::from_str(self.url.as_str()).map_err(|source| DbError::Connect {
                 server: self.redacted(),
                 source,
-            }
-        })?;
+            })?;
         let options = options.application_name("restore-db");
         Ok(match database {
             Some(db) => options.database(db),
@@ -174,7 +174,8 @@ mod tests {
 
     #[test]
     fn tool_urls_carry_no_password() {
-        let s = Server::from_url("postgres://app:p%40ss@127.0.0.1:5432/postgres?sslmode=disable").unwrap();
+        let s = Server::from_url("postgres://app:p%40ss@127.0.0.1:5432/postgres?sslmode=disable")
+            .unwrap();
         assert_eq!(s.password().as_deref(), Some("p@ss"));
         assert_eq!(
             s.tool_url("sbx_pr_1"),

@@ -66,10 +66,18 @@ pub fn parse_list(list: &str) -> Vec<TableEntry> {
 
 /// Run `pg_restore -l` on the head of a custom archive (or on a whole
 /// archive file) and return its tables.
-pub async fn custom_toc(pg_restore: &Path, head: Option<&[u8]>, file: Option<&Path>) -> Result<Vec<TableEntry>, DbError> {
+pub async fn custom_toc(
+    pg_restore: &Path,
+    head: Option<&[u8]>,
+    file: Option<&Path>,
+) -> Result<Vec<TableEntry>, DbError> {
     let mut cmd = tokio::process::Command::new(pg_restore);
     cmd.arg("-l")
-        .stdin(if head.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if head.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
@@ -86,10 +94,13 @@ pub async fn custom_toc(pg_restore: &Path, head: Option<&[u8]>, file: Option<&Pa
         let _ = stdin.write_all(head).await;
         drop(stdin);
     }
-    let out = child.wait_with_output().await.map_err(|source| DbError::Spawn {
-        tool: "pg_restore",
-        source,
-    })?;
+    let out = child
+        .wait_with_output()
+        .await
+        .map_err(|source| DbError::Spawn {
+            tool: "pg_restore",
+            source,
+        })?;
     if !out.status.success() {
         return Err(DbError::Tool {
             tool: "pg_restore",
@@ -115,7 +126,10 @@ mod tests {
 3358; 0 16391 TABLE DATA public pgbench_accounts postgres\n\
 3211; 2606 16406 CONSTRAINT public pgbench_accounts pgbench_accounts_pkey postgres\n";
         let tables = parse_list(list);
-        let names: Vec<_> = tables.iter().map(|t| format!("{}.{}", t.schema, t.name)).collect();
+        let names: Vec<_> = tables
+            .iter()
+            .map(|t| format!("{}.{}", t.schema, t.name))
+            .collect();
         assert_eq!(names, ["public.pgbench_accounts", "public.my table"]);
     }
 }

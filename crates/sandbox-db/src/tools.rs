@@ -41,9 +41,19 @@ pub fn command(tool: &'static str, server: &Server, database: &str) -> Command {
     }
     match tool {
         "psql" => {
-            cmd.args(["-X", "-q", "-w", "-v", "ON_ERROR_STOP=1", "-1", "-o", "/dev/null", "-d"])
-                .arg(server.tool_url(database))
-                .args(["-f", "-"]);
+            cmd.args([
+                "-X",
+                "-q",
+                "-w",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-1",
+                "-o",
+                "/dev/null",
+                "-d",
+            ])
+            .arg(server.tool_url(database))
+            .args(["-f", "-"]);
         }
         _ => {
             cmd.args(["--exit-on-error", "-w", "-d"])
@@ -105,13 +115,28 @@ pub fn summarize(stderr: &str) -> String {
         .filter(|l| !l.is_empty())
         .filter(|l| {
             let lower = l.to_ascii_lowercase();
-            ["error", "fatal", "could not", "unexpected", "server closed", "detail:", "line "]
-                .iter()
-                .any(|k| lower.contains(k))
+            [
+                "error",
+                "fatal",
+                "could not",
+                "unexpected",
+                "server closed",
+                "detail:",
+                "line ",
+            ]
+            .iter()
+            .any(|k| lower.contains(k))
         })
         .collect();
     let lines = if important.is_empty() {
-        stderr.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect()
+        stderr
+            .lines()
+            .rev()
+            .take(5)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect()
     } else {
         important
     };
@@ -169,7 +194,9 @@ mod tests {
     #[test]
     fn failures_are_classified_by_their_message() {
         assert_eq!(
-            classify("FATAL:  terminating connection due to administrator command\nserver closed the connection unexpectedly"),
+            classify(
+                "FATAL:  terminating connection due to administrator command\nserver closed the connection unexpectedly"
+            ),
             ToolFailure::ConnectionLost
         );
         assert_eq!(
@@ -177,7 +204,9 @@ mod tests {
             ToolFailure::Dump
         );
         assert_eq!(
-            classify("psql: error: connection to server at \"127.0.0.1\", port 1 failed: Connection refused"),
+            classify(
+                "psql: error: connection to server at \"127.0.0.1\", port 1 failed: Connection refused"
+            ),
             ToolFailure::ConnectionLost
         );
         assert_eq!(
@@ -192,7 +221,9 @@ mod tests {
 
     #[test]
     fn summaries_keep_error_lines() {
-        let s = summarize("NOTICE: foo\npsql:<stdin>:7: ERROR:  syntax error at or near \"x\"\nLINE 1: x\n");
+        let s = summarize(
+            "NOTICE: foo\npsql:<stdin>:7: ERROR:  syntax error at or near \"x\"\nLINE 1: x\n",
+        );
         assert!(s.contains("syntax error"), "{s}");
         assert!(!s.contains("NOTICE"), "{s}");
     }

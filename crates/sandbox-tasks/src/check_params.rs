@@ -5,15 +5,16 @@
 
 use crate::{Context, Task};
 use clap::Args;
-use sandbox_core::credential::CredentialRef;
 use sandbox_core::names::SandboxNames;
 use sandbox_core::params::{
     BranchName, BucketUrl, DatabaseName, EnvPrefix, EnvironmentName, GitRemote, GithubRepo,
-    Invalid, Namespace, PrNumber, Problems, RepoPath,
+    Invalid, Namespace, PrNumber, Problems, RepoPath, parse_duration,
 };
 use sandbox_core::policy::Policy;
 use sandbox_core::redact::redact_url;
-use sandbox_core::{Outputs, TaskError};
+use sandbox_core::{Outputs, Problem, TaskError};
+use sandbox_db::discovery::{BackupQuery, NamePattern};
+use sandbox_db::server::ServerRef;
 use serde::Serialize;
 
 /// Validate a sandbox's parameters, apply the guard rails and derive its names.
@@ -80,6 +81,15 @@ pub struct Params {
     /// Where nightly backups are (gs://bucket/prefix or file:///dir).
     #[arg(long, env = "SANDBOX_BACKUP_URL", value_name = "URL")]
     pub backup_url: Option<String>,
+    /// Where the timestamp is in backup names (see restore-db --name-pattern).
+    #[arg(long, env = "SANDBOX_NAME_PATTERN", value_name = "PATTERN")]
+    pub name_pattern: Option<String>,
+    /// Oldest acceptable backup (checked with --check-remote), e.g. 36h.
+    #[arg(long, env = "SANDBOX_MAX_AGE", value_name = "DURATION")]
+    pub max_age: Option<String>,
+    /// GCS endpoint (anonymous), e.g. an emulator; STORAGE_EMULATOR_HOST also works.
+    #[arg(long, env = "SANDBOX_ENDPOINT", value_name = "URL")]
+    pub endpoint: Option<String>,
     /// The sandbox database [default: <environment> with '-' → '_'].
     #[arg(long, env = "SANDBOX_DATABASE_NAME", value_name = "NAME")]
     pub database_name: Option<String>,
@@ -133,9 +143,45 @@ impl Task for CheckParams {
         let plan = validate(&params)?;
         let mut outputs = plan.outputs();
         if params.check_remote {
-            let checks = plan.remote_checks();
+            let mut checks = plan.remote_checks();
+            checks.extend(
+                crate::restore_db::remote_checks(
+                    plan.backup_query().as_ref(),
+                    plan.max_age,
+                    params.endpoint.as_deref(),
+                    plan.database_url.as_ref(),
+                )
+                .await,
+            );
             for check in &checks {
-                tracing::warn!(check = check.check, "{}", check.detail);
+                match check.status {
+                    CheckStatus::Passed => tracing::info!(check = check.check, "{}", check.detail),
+                    _ => tracing::warn!(check = check.check, "{}", check.detail),
+                }
+            }
+            let failed: Vec<Problem> = checks
+                .iter()
+                .filter(|c| c.status == CheckStatus::Failed)
+                .map(|c| Problem {
+                    field: c.check.to_string(),
+                    rule: "remote-check".into(),
+                    message: c.detail.clone(),
+                    value: None,
+                    fix: "see the message".into(),
+                })
+                .collect();
+            if !failed.is_empty() {
+                let mut error = TaskError::precondition(format!(
+                    "{} remote check(s) failed: {}",
+                    failed.len(),
+                    failed
+                        .iter()
+                        .map(|p| format!("{}: {}", p.field, p.message))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ));
+                error.details = failed;
+                return Err(error);
             }
             outputs.set(
                 "remote_checks",
@@ -175,6 +221,14 @@ pub struct Plan {
     pub backup_url: Option<BucketUrl>,
     /// Whether a database server was given.
     pub has_database_url: bool,
+    /// The database server, for the remote check.
+    #[serde(skip)]
+    pub database_url: Option<ServerRef>,
+    /// Where the timestamp is in backup names.
+    #[serde(skip)]
+    pub name_pattern: Option<NamePattern>,
+    /// Oldest acceptable backup.
+    pub max_age: Option<std::time::Duration>,
     /// Application repository.
     pub github_repo: Option<GithubRepo>,
     /// Limit of live sandboxes.
@@ -237,9 +291,16 @@ pub fn validate(p: &Params) -> Result<Plan, TaskError> {
         p.source_database.as_deref(),
         DatabaseName::parse,
     );
-    if let Some(url) = &p.database_url {
-        problems.parse_secret("database_url", url, parse_database_url);
-    }
+    let database_url = match &p.database_url {
+        Some(url) => problems.parse_secret("database_url", url, ServerRef::parse),
+        None => None,
+    };
+    let name_pattern = problems.parse_opt(
+        "name_pattern",
+        p.name_pattern.as_deref(),
+        NamePattern::parse,
+    );
+    let max_age = problems.parse_opt("max_age", p.max_age.as_deref(), parse_duration);
     let vault_path = problems.parse_opt("vault_path", p.vault_path.as_deref(), parse_vault_path);
     let github_repo =
         problems.parse_opt("github_repo", p.github_repo.as_deref(), GithubRepo::parse);
@@ -338,30 +399,12 @@ pub fn validate(p: &Params) -> Result<Plan, TaskError> {
         dest_bucket,
         backup_url,
         has_database_url: p.database_url.is_some(),
+        database_url,
+        name_pattern,
+        max_age,
         github_repo,
         max_sandboxes,
     })
-}
-
-/// A database server is a credential source, or a URL without a password.
-fn parse_database_url(s: &str) -> Result<CredentialRef, Invalid> {
-    if s.starts_with("postgres://") || s.starts_with("postgresql://") {
-        let has_password = s
-            .split_once("://")
-            .map(|(_, rest)| rest.split(['/', '?']).next().unwrap_or_default())
-            .and_then(|authority| authority.rsplit_once('@'))
-            .is_some_and(|(userinfo, _)| userinfo.contains(':'));
-        return if has_password {
-            Err(Invalid::one(
-                "no-embedded-credentials",
-                "database URL has a password in it",
-                "put the URL in a file, an environment variable or Vault and pass file:, env: or vault://",
-            ))
-        } else {
-            Ok(CredentialRef::Env(String::new()))
-        };
-    }
-    CredentialRef::parse(s)
 }
 
 fn parse_vault_path(s: &str) -> Result<String, Invalid> {
@@ -384,6 +427,15 @@ fn parse_vault_path(s: &str) -> Result<String, Invalid> {
 }
 
 impl Plan {
+    /// What restore-db would look for: the newest backup under backup_url.
+    pub fn backup_query(&self) -> Option<BackupQuery> {
+        self.backup_url.clone().map(|location| BackupQuery {
+            location,
+            object: None,
+            name_pattern: self.name_pattern.clone(),
+        })
+    }
+
     /// The outputs every later step reads.
     pub fn outputs(&self) -> Outputs {
         let mut out = Outputs::new();
@@ -453,12 +505,8 @@ impl Plan {
         if self.dest_bucket.is_some() {
             not_built("dest-bucket-exists", "the storage client (sandbox-storage)");
         }
-        if self.backup_url.is_some() {
-            not_built("backup-present-and-fresh", "backup discovery (sandbox-db)");
-        }
-        if self.has_database_url {
-            not_built("database-reachable", "the database client (sandbox-db)");
-        }
+        // backup-present-and-fresh and database-reachable are run by
+        // restore_db::remote_checks.
         checks
     }
 }

@@ -8,6 +8,7 @@ pub mod check_params;
 pub mod context;
 pub mod params_file;
 pub mod registry;
+pub mod restore_db;
 pub mod runner;
 
 pub use context::{Context, Progress};
