@@ -69,9 +69,19 @@ impl ByteCounter {
     }
 }
 
-/// The first error the backup's source returned, kept so a read error that
-/// surfaces through the decompressor is blamed on the right layer.
-type SourceFailure = Arc<Mutex<Option<std::io::Error>>>;
+/// The first error the backup's source returned, with its kind, kept so a
+/// read error that surfaces through the decompressor is blamed on the
+/// right layer.
+type SourceFailure = Arc<Mutex<Option<(ErrorKind, std::io::Error)>>>;
+
+/// The kind of a source read error: the storage error's own when it is one
+/// (a missing object is a precondition), else transient.
+fn source_kind(e: &std::io::Error) -> ErrorKind {
+    use sandbox_core::Classify;
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<sandbox_storage::StorageError>())
+        .map_or(ErrorKind::Transient, |s| s.kind())
+}
 
 /// Counts the bytes of the source and remembers its failure.
 struct Counting<R> {
@@ -95,7 +105,9 @@ impl<R: AsyncRead + Unpin> AsyncRead for Counting<R> {
             }
             Poll::Ready(Err(e)) => {
                 if let Ok(mut slot) = this.failure.lock() {
-                    slot.get_or_insert_with(|| std::io::Error::new(e.kind(), e.to_string()));
+                    slot.get_or_insert_with(|| {
+                        (source_kind(&e), std::io::Error::new(e.kind(), e.to_string()))
+                    });
                 }
                 Poll::Ready(Err(e))
             }
@@ -137,16 +149,16 @@ pub struct Opened {
 
 impl Opened {
     /// Blame an I/O error on the source when it failed, else on the decoder.
-    fn read_error(&self, error: std::io::Error, source_kind: ErrorKind) -> DbError {
+    fn read_error(&self, error: std::io::Error) -> DbError {
         let source = self.failure.lock().ok().and_then(|mut s| s.take());
         match source {
-            Some(source) => DbError::Source {
-                kind: source_kind,
+            Some((kind, source)) => DbError::Source {
+                kind,
                 source: Box::new(source),
             },
             None if self.format.compression == Compression::Gzip => DbError::Decode(error),
             None => DbError::Source {
-                kind: source_kind,
+                kind: source_kind(&error),
                 source: Box::new(error),
             },
         }
@@ -170,7 +182,7 @@ where
     let source_error = |e: std::io::Error, failure: &SourceFailure| {
         let _ = failure.lock().map(|mut s| s.take());
         DbError::Source {
-            kind: ErrorKind::Transient,
+            kind: source_kind(&e),
             source: Box::new(e),
         }
     };
@@ -196,7 +208,10 @@ where
         Err(e) => {
             let from_source = failure.lock().ok().and_then(|mut s| s.take());
             return Err(match from_source {
-                Some(s) => source_error(s, &failure),
+                Some((kind, source)) => DbError::Source {
+                    kind,
+                    source: Box::new(source),
+                },
                 None => DbError::Decode(e),
             });
         }
@@ -250,6 +265,11 @@ pub async fn restore(
     let (tx, rx) = mpsc::channel::<Vec<u8>>(IN_FLIGHT);
     let writer = tokio::spawn(write_all(stdin, rx));
     let pumped = pump(&mut opened, options, tx).await;
+    if let Err(PumpError::Failed(_)) = &pumped {
+        // Kill first: stdin is still open, so the tool cannot take the end
+        // of input for the end of the dump and commit what it has.
+        kill(&mut child).await;
+    }
     // The writer ends when the channel closes (all sent) or the tool stops
     // reading; either way it hands stdin back, still open.
     let (stdin, written) = match writer.await {
@@ -279,7 +299,6 @@ pub async fn restore(
             return Err(tools::failure(tool, status, &text));
         }
         Err(PumpError::Failed(e)) => {
-            kill(&mut child).await;
             drop(stdin);
             return Err(e);
         }
@@ -347,9 +366,7 @@ async fn pump(
         let n = match opened.reader.read(&mut buf).await {
             Ok(n) => n,
             Err(e) => {
-                return Err(PumpError::Failed(
-                    opened.read_error(e, ErrorKind::Transient),
-                ));
+                return Err(PumpError::Failed(opened.read_error(e)));
             }
         };
         if n == 0 {
@@ -418,7 +435,7 @@ pub async fn spool(opened: &mut Opened, path: &Path) -> Result<u64, DbError> {
             .reader
             .read(&mut buf)
             .await
-            .map_err(|e| opened.read_error(e, ErrorKind::Transient))?;
+            .map_err(|e| opened.read_error(e))?;
         if n == 0 {
             break;
         }

@@ -426,6 +426,13 @@ pub async fn execute(plan: Plan, ctx: Context) -> Result<Outputs, TaskError> {
 
     let target = plan.database.as_str();
     let (staging, old) = admin::work_names(target);
+    let maintenance = server.maintenance_database();
+    if [target, staging.as_str(), old.as_str()].contains(&maintenance.as_str()) {
+        return Err(TaskError::precondition(format!(
+            "the database URL names {maintenance}, the database being restored; \
+             point it at a maintenance database such as postgres"
+        )));
+    }
     let mut admin = Admin::connect(&server).await.map_err(db_error)?;
     admin.lock(target).await.map_err(db_error)?;
     for role in plan.owner.iter().chain(plan.restore.role.iter()) {
