@@ -106,7 +106,10 @@ impl<R: AsyncRead + Unpin> AsyncRead for Counting<R> {
             Poll::Ready(Err(e)) => {
                 if let Ok(mut slot) = this.failure.lock() {
                     slot.get_or_insert_with(|| {
-                        (source_kind(&e), std::io::Error::new(e.kind(), e.to_string()))
+                        (
+                            source_kind(&e),
+                            std::io::Error::new(e.kind(), e.to_string()),
+                        )
                     });
                 }
                 Poll::Ready(Err(e))

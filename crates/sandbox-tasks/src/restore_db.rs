@@ -395,8 +395,8 @@ pub async fn execute(plan: Plan, ctx: Context) -> Result<Outputs, TaskError> {
     if let Some(password) = server.password() {
         ctx.redactor.add(&password);
     }
-    let storage = Storage::new(StorageConfig::from_env(plan.endpoint.as_deref()))
-        .map_err(TaskError::from)?;
+    let storage =
+        Storage::new(StorageConfig::from_env(plan.endpoint.as_deref())).map_err(TaskError::from)?;
     let backup = discovery::find(&storage, &plan.backup)
         .await
         .map_err(db_error)?;
@@ -541,7 +541,9 @@ pub async fn execute(plan: Plan, ctx: Context) -> Result<Outputs, TaskError> {
         .await
         .map_err(db_error)?;
     admin.swap(&staging, target, &old).await.map_err(db_error)?;
-    admin.drop_database(&old).await.map_err(db_error)?;
+    if existing.is_some() {
+        admin.drop_database(&old).await.map_err(db_error)?;
+    }
     let elapsed = started.elapsed();
     tracing::info!(
         database = target,
@@ -733,4 +735,72 @@ pub async fn remote_checks(
         push("database-reachable", result);
     }
     checks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sandbox_core::ErrorKind;
+
+    fn params() -> Params {
+        Params {
+            pr_number: Some("7".into()),
+            env_prefix: EnvPrefix::DEFAULT.into(),
+            database_url: Some("env:DB_URL".into()),
+            backup_url: Some("gs://backups/nightly/".into()),
+            jobs: "1".into(),
+            ..Params::default()
+        }
+    }
+
+    #[test]
+    fn the_database_is_derived_from_the_environment() {
+        let plan = validate(&params()).unwrap();
+        assert_eq!(plan.database.as_str(), "sbx_pr_7");
+        assert_eq!(plan.environment.as_str(), "sbx-pr-7");
+    }
+
+    #[test]
+    fn every_invalid_field_is_reported_at_once() {
+        let p = Params {
+            database_url: Some("postgres://u:hunter2@db/x".into()),
+            backup_url: Some("gs://UP".into()),
+            name_pattern: Some("db-%Q".into()),
+            max_age: Some("soon".into()),
+            jobs: "0".into(),
+            role: Some("r;drop".into()),
+            ..params()
+        };
+        let err = validate(&p).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidParams);
+        let fields: Vec<&str> = err.details.iter().map(|d| d.field.as_str()).collect();
+        for field in [
+            "database_url",
+            "backup_url",
+            "name_pattern",
+            "max_age",
+            "jobs",
+            "role",
+        ] {
+            assert!(fields.contains(&field), "{field} missing from {fields:?}");
+        }
+        assert!(!format!("{err:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn guard_rails_refuse_protected_and_foreign_databases() {
+        for (name, source) in [
+            ("postgres", None),
+            ("template0", None),
+            ("sbx_pr_8", None),
+            ("sbx_pr_7", Some("sbx_pr_7")),
+        ] {
+            let p = Params {
+                database_name: Some(name.into()),
+                source_database: source.map(str::to_string),
+                ..params()
+            };
+            assert_eq!(validate(&p).unwrap_err().kind, ErrorKind::Refused, "{name}");
+        }
+    }
 }
