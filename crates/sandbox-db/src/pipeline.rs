@@ -264,6 +264,7 @@ pub async fn restore(
         .stderr
         .take()
         .map(|s| tokio::spawn(tools::collect_stderr(tool, s)));
+    tools::widen_pipe(&stdin);
 
     let (tx, rx) = mpsc::channel::<Vec<u8>>(IN_FLIGHT);
     let writer = tokio::spawn(write_all(stdin, rx));
