@@ -14,6 +14,8 @@ set -euo pipefail
 SCALE=${1:-50}
 RUNS=${2:-3}
 : "${ROOT:?run through scripts/bench}"
+# scripts/bench execs a new bash, which does not inherit its functions.
+declare -F install_test_tools >/dev/null || . "$ROOT/scripts/lib/tools.sh"
 
 install_test_tools
 ensure_apt /usr/bin/time time
@@ -75,7 +77,12 @@ done
 export DB_URL="postgres://postgres@127.0.0.1:$PGPORT/postgres"
 RESULTS=$WORK/results
 : > "$RESULTS"
-fresh() { dropdb --if-exists "$1"; [ "${2:-}" = create ] && createdb "$1"; true; }
+# A fresh target, and a checkpoint so no method pays for the last one's WAL.
+fresh() {
+  dropdb -q --if-exists "$1"
+  [ "${2:-}" = create ] && createdb "$1"
+  psql -XqAtc CHECKPOINT postgres
+}
 # record LABEL SECONDS [RSS_KB]
 record() { echo "$1 $2 ${3:-}" >> "$RESULTS"; printf '  %-34s %7.2f s %s\n' "$1" "$2" "${3:+$(( $3 / 1024 )) MiB RSS}"; }
 timed() { # timed LABEL CMD...: wall time of a shell command
