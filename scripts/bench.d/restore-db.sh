@@ -79,7 +79,7 @@ RESULTS=$WORK/results
 : > "$RESULTS"
 # A fresh target, and a checkpoint so no method pays for the last one's WAL.
 fresh() {
-  dropdb -q --if-exists "$1"
+  dropdb --if-exists "$1" 2>/dev/null
   [ "${2:-}" = create ] && createdb "$1"
   psql -XqAtc CHECKPOINT postgres
 }

@@ -140,12 +140,9 @@ fn restore_db_std(pg: &Postgres, pr: u32) -> std::process::Command {
         .env("DB_URL", pg.url("postgres"))
         .env("SANDBOX_LOG_FORMAT", "text")
         .args(["--pr-number", &pr.to_string()])
-        .args([
-            "--database-url",
-            "env:DB_URL",
-            "--source-database",
-            "integration",
-        ])
+        // An environment variable, so a test can pass its own --database-url.
+        .env("SANDBOX_DATABASE_URL", "env:DB_URL")
+        .args(["--source-database", "integration"])
         .arg("--outputs-dir")
         .arg(outputs);
     cmd
