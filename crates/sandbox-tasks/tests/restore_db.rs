@@ -687,8 +687,14 @@ fn parallel_restores_from_files_gzipped_or_not() {
     let s = setup();
     let url = format!("file://{}", s.dir.path().display());
     for (pr, object) in [(11, "custom.dump"), (12, "custom.dump.gz")] {
-        let r = run(restore_db(&s.pg, pr)
-            .args(["--backup-url", &url, "--backup-object", object, "--jobs", "2"]));
+        let r = run(restore_db(&s.pg, pr).args([
+            "--backup-url",
+            &url,
+            "--backup-object",
+            object,
+            "--jobs",
+            "2",
+        ]));
         let out = ok(&r);
         assert_eq!(out["tables_restored"], "3", "{object}");
         check_restored(&s, &format!("sbx_pr_{pr}"), "app_owner");
@@ -699,8 +705,19 @@ fn parallel_restores_from_files_gzipped_or_not() {
 fn a_vault_reference_is_a_clear_precondition_until_vault_is_built() {
     let s = setup();
     let url = format!("file://{}", s.dir.path().display());
-    let r = run(restore_db(&s.pg, 1)
-        .args(["--backup-url", &url, "--database-url", "vault://secret/sandboxes/db#url"]));
+    let r = run(restore_db(&s.pg, 1).args([
+        "--backup-url",
+        &url,
+        "--database-url",
+        "vault://secret/sandboxes/db#url",
+    ]));
     assert_eq!(r.code, 3, "{}", r.json);
-    assert!(r.json["error"]["message"].as_str().unwrap().contains("vault://"), "{}", r.json);
+    assert!(
+        r.json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("vault://"),
+        "{}",
+        r.json
+    );
 }
