@@ -9,6 +9,7 @@ pub mod context;
 pub mod params_file;
 pub mod registry;
 pub mod runner;
+pub mod seed_bucket;
 
 pub use context::{Context, Progress};
 
