@@ -14,6 +14,7 @@ use sandbox_core::params::{
 use sandbox_core::policy::Policy;
 use sandbox_core::redact::redact_url;
 use sandbox_core::{Outputs, TaskError};
+use sandbox_storage::{Storage, StorageConfig};
 use serde::Serialize;
 
 /// Validate a sandbox's parameters, apply the guard rails and derive its names.
@@ -119,6 +120,10 @@ pub struct Params {
     /// Also check the remote systems (repository, buckets, backup, database, Vault).
     #[arg(long, env = "SANDBOX_CHECK_REMOTE")]
     pub check_remote: bool,
+    /// GCS endpoint for the bucket checks (anonymous), e.g. an emulator;
+    /// STORAGE_EMULATOR_HOST also works.
+    #[arg(long, env = "SANDBOX_ENDPOINT", value_name = "URL")]
+    pub endpoint: Option<String>,
 }
 
 /// The task.
@@ -133,9 +138,37 @@ impl Task for CheckParams {
         let plan = validate(&params)?;
         let mut outputs = plan.outputs();
         if params.check_remote {
-            let checks = plan.remote_checks();
+            let checks = plan.remote_checks(params.endpoint.as_deref()).await;
             for check in &checks {
-                tracing::warn!(check = check.check, "{}", check.detail);
+                match check.status {
+                    CheckStatus::Passed => tracing::info!(check = check.check, "{}", check.detail),
+                    _ => tracing::warn!(check = check.check, "{}", check.detail),
+                }
+            }
+            let failed: Vec<&RemoteCheck> = checks
+                .iter()
+                .filter(|c| c.status == CheckStatus::Failed)
+                .collect();
+            if !failed.is_empty() {
+                let mut error = TaskError::precondition(format!(
+                    "remote check failed: {}",
+                    failed
+                        .iter()
+                        .map(|c| c.detail.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ));
+                error.details = failed
+                    .iter()
+                    .map(|c| sandbox_core::Problem {
+                        field: c.field.to_string(),
+                        rule: c.check.to_string(),
+                        message: c.detail.clone(),
+                        value: None,
+                        fix: c.fix.clone(),
+                    })
+                    .collect();
+                return Err(error);
             }
             outputs.set(
                 "remote_checks",
@@ -427,13 +460,15 @@ impl Plan {
 
     /// The remote checks this parameter set calls for. Capabilities that are
     /// not built yet say so; none is ever reported as passed without running.
-    pub fn remote_checks(&self) -> Vec<RemoteCheck> {
+    pub async fn remote_checks(&self, storage_endpoint: Option<&str>) -> Vec<RemoteCheck> {
         let mut checks = Vec::new();
         let mut not_built = |check: &'static str, needs: &'static str| {
             checks.push(RemoteCheck {
                 check,
+                field: "",
                 status: CheckStatus::NotBuilt,
                 detail: format!("not checked: {needs} is not built yet"),
+                fix: String::new(),
             });
         };
         if self.repo_url.is_some() {
@@ -444,20 +479,71 @@ impl Plan {
         if self.max_sandboxes.is_some() {
             not_built("live-sandboxes-under-max", "the git client (sandbox-git)");
         }
-        if self.source_bucket.is_some() {
-            not_built(
-                "source-bucket-readable",
-                "the storage client (sandbox-storage)",
-            );
-        }
-        if self.dest_bucket.is_some() {
-            not_built("dest-bucket-exists", "the storage client (sandbox-storage)");
-        }
         if self.backup_url.is_some() {
             not_built("backup-present-and-fresh", "backup discovery (sandbox-db)");
         }
         if self.has_database_url {
             not_built("database-reachable", "the database client (sandbox-db)");
+        }
+        checks.extend(self.bucket_checks(storage_endpoint).await);
+        checks
+    }
+
+    /// The source bucket can be listed; the destination bucket exists.
+    async fn bucket_checks(&self, endpoint: Option<&str>) -> Vec<RemoteCheck> {
+        let mut checks = Vec::new();
+        if self.source_bucket.is_none() && self.dest_bucket.is_none() {
+            return checks;
+        }
+        let storage = match Storage::new(StorageConfig::from_env(endpoint)) {
+            Ok(s) => s,
+            Err(e) => {
+                checks.push(RemoteCheck {
+                    check: "storage-client",
+                    field: "endpoint",
+                    status: CheckStatus::Failed,
+                    detail: format!("cannot build the storage client: {e}"),
+                    fix: "check --endpoint".into(),
+                });
+                return checks;
+            }
+        };
+        if let Some(source) = &self.source_bucket {
+            checks.push(match storage.check_readable(source).await {
+                Ok(()) => RemoteCheck {
+                    check: "source-bucket-readable",
+                    field: "source_bucket",
+                    status: CheckStatus::Passed,
+                    detail: format!("{source} can be listed as {}", storage.identity()),
+                    fix: String::new(),
+                },
+                Err(e) => RemoteCheck {
+                    check: "source-bucket-readable",
+                    field: "source_bucket",
+                    status: CheckStatus::Failed,
+                    detail: format!("{source} cannot be listed: {e}"),
+                    fix: "grant the identity storage.objects.list on the bucket, or fix the name"
+                        .into(),
+                },
+            });
+        }
+        if let Some(dest) = &self.dest_bucket {
+            checks.push(match storage.check_bucket_exists(dest).await {
+                Ok(()) => RemoteCheck {
+                    check: "dest-bucket-exists",
+                    field: "dest_bucket",
+                    status: CheckStatus::Passed,
+                    detail: format!("the bucket of {dest} exists"),
+                    fix: String::new(),
+                },
+                Err(e) => RemoteCheck {
+                    check: "dest-bucket-exists",
+                    field: "dest_bucket",
+                    status: CheckStatus::Failed,
+                    detail: format!("the bucket of {dest} is not usable: {e}"),
+                    fix: "create the bucket (terraform) or fix the name".into(),
+                },
+            });
         }
         checks
     }
@@ -468,10 +554,16 @@ impl Plan {
 pub struct RemoteCheck {
     /// What was checked.
     pub check: &'static str,
+    /// The parameter it is about.
+    #[serde(skip)]
+    pub field: &'static str,
     /// Its outcome.
     pub status: CheckStatus,
     /// Why, in a sentence.
     pub detail: String,
+    /// How to fix a failure.
+    #[serde(skip)]
+    pub fix: String,
 }
 
 /// The outcome of a remote check.

@@ -550,7 +550,7 @@ fn emulator_killed_mid_copy_exits_4_and_a_rerun_completes() {
     let e = gcs.endpoint();
     make_bucket(&e, "docs-int");
     make_bucket(&e, "docs-sbx");
-    let objects = many(3000);
+    let objects = many(1000);
     put_all(&e, "docs-int", &objects);
     let outputs = tempfile::tempdir().unwrap();
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("seed-bucket"))
