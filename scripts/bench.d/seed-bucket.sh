@@ -15,6 +15,11 @@ N_SMALL=${N_SMALL:-2000}
 N_LARGE=${N_LARGE:-20000}
 N_LISTED=${N_LISTED:-100000}
 
+# scripts/bench sources the helpers, but exec'd scripts do not inherit
+# shell functions: source them here too.
+: "${ROOT:=$(cd "$(dirname "$0")/../.." && pwd)}"
+# shellcheck source=scripts/lib/tools.sh
+. "$ROOT/scripts/lib/tools.sh"
 install_test_tools
 ensure_apt rclone rclone
 ensure_apt /usr/bin/time time
