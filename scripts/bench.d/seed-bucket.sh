@@ -95,7 +95,7 @@ RESULTS=$WORK/results.tsv
 measure() { # measure CASE TOOL RUN COMMAND...
   local case=$1 tool=$2 run=$3; shift 3
   /usr/bin/time -v -o "$WORK/time.txt" "$@" >"$WORK/out.txt" 2>"$WORK/err.txt" || {
-    echo "FAILED: $*" >&2; tail -20 "$WORK/err.txt" "$WORK/out.txt" >&2; exit 1; }
+    echo "FAILED: $*" >&2; tail -n 20 "$WORK/err.txt" >&2; tail -n 5 "$WORK/out.txt" >&2; exit 1; }
   python3 - "$WORK/time.txt" "$case" "$tool" "$run" >>"$RESULTS" <<'PY'
 import sys
 t = {}
@@ -113,20 +113,18 @@ PY
 populate src-small "$N_SMALL" 1024 51200
 populate src-large "$N_LARGE" 1024 51200
 
-ours() { # ours SOURCE DEST [ARGS...]
-  local src=$1 dst=$2; shift 2
-  "$SEED" --endpoint "$ENDPOINT" --environment sbx-bench --source-bucket "$src" \
-    --dest-bucket "$dst" --concurrency "$CONCURRENCY" --outputs-dir "$WORK/outputs" \
-    --log-format text "$@"
-}
+OURS=("$SEED" --endpoint "$ENDPOINT" --environment sbx-bench --concurrency "$CONCURRENCY"
+  --outputs-dir "$WORK/outputs" --log-format text)
 
 for set in small large; do
   for run in $(seq 1 "$RUNS"); do
     bucket "ours-$set-$run"; bucket "rclone-$set-$run"
-    measure "copy-$set" seed-bucket "$run" ours "gs://src-$set/ref" "gs://ours-$set-$run/sbx-bench/"
+    measure "copy-$set" seed-bucket "$run" "${OURS[@]}" \
+      --source-bucket "gs://src-$set/ref" --dest-bucket "gs://ours-$set-$run/sbx-bench/"
     measure "copy-$set" rclone "$run" rclone copy "gcs:src-$set/ref" "gcs:rclone-$set-$run/sbx-bench" \
       --transfers "$CONCURRENCY" --checkers "$CONCURRENCY"
-    measure "rerun-$set" seed-bucket "$run" ours "gs://src-$set/ref" "gs://ours-$set-$run/sbx-bench/"
+    measure "rerun-$set" seed-bucket "$run" "${OURS[@]}" \
+      --source-bucket "gs://src-$set/ref" --dest-bucket "gs://ours-$set-$run/sbx-bench/"
     measure "rerun-$set" rclone "$run" rclone copy "gcs:src-$set/ref" "gcs:rclone-$set-$run/sbx-bench" \
       --transfers "$CONCURRENCY" --checkers "$CONCURRENCY"
     if [ "$set" = small ] || [ -n "${GSUTIL_LARGE:-}" ]; then
@@ -140,7 +138,8 @@ done
 populate src-listed "$N_LISTED" 10 10
 bucket ours-listed
 for run in $(seq 1 "$RUNS"); do
-  measure "list-$N_LISTED" seed-bucket "$run" ours gs://src-listed/ref gs://ours-listed/sbx-bench/ --dry-run
+  measure "list-$N_LISTED" seed-bucket "$run" "${OURS[@]}" \
+    --source-bucket gs://src-listed/ref --dest-bucket gs://ours-listed/sbx-bench/ --dry-run
 done
 
 python3 - "$RESULTS" "$N_SMALL" "$N_LARGE" "$N_LISTED" "$CONCURRENCY" "$RUNS" <<'PY'

@@ -697,12 +697,12 @@ fn serve(
         let mut body = vec![0u8; length];
         client.read_exact(&mut body)?;
         let n = seen.fetch_add(1, Ordering::Relaxed) + 1;
-        if n % 4 == 0 {
+        if n.is_multiple_of(4) {
             faults.fetch_add(1, Ordering::Relaxed);
             client.write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")?;
             continue;
         }
-        if n % 7 == 0 {
+        if n.is_multiple_of(7) {
             faults.fetch_add(1, Ordering::Relaxed);
             client.write_all(b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Type: application/json\r\nContent-Length: 45\r\n\r\n{\"error\":{\"code\":429,\"message\":\"slow down\"}}\n")?;
             continue;
@@ -712,7 +712,7 @@ fn serve(
         let mut server = TcpStream::connect(("127.0.0.1", upstream))?;
         let first_line_end = text.find("\r\n").unwrap() + 2;
         let mut forwarded = Vec::new();
-        forwarded.extend_from_slice(text[..first_line_end].as_bytes());
+        forwarded.extend_from_slice(&text.as_bytes()[..first_line_end]);
         forwarded.extend_from_slice(b"Connection: close\r\n");
         for line in text[first_line_end..].split("\r\n") {
             if !line.is_empty() && !line.to_ascii_lowercase().starts_with("connection:") {
