@@ -307,39 +307,34 @@ impl Gcs {
         page_size: u32,
     ) -> ObjectStream {
         let gcs = Arc::clone(self);
-        let start = async move {
-            let (tx, rx) =
-                tokio::sync::mpsc::channel::<Result<ObjectInfo, StorageError>>(page_size as usize);
-            tokio::spawn(async move {
-                let mut token: Option<String> = None;
-                loop {
-                    match gcs
-                        .list_page(&bucket, &prefix, page_size, token.as_deref())
-                        .await
-                    {
-                        Ok((items, next)) => {
-                            for item in items {
-                                if tx.send(Ok(item)).await.is_err() {
-                                    return; // the consumer is gone
-                                }
-                            }
-                            match next {
-                                Some(t) => token = Some(t),
-                                None => return,
+        let (tx, rx) =
+            tokio::sync::mpsc::channel::<Result<ObjectInfo, StorageError>>(page_size as usize);
+        let producer = async move {
+            let mut token: Option<String> = None;
+            loop {
+                match gcs
+                    .list_page(&bucket, &prefix, page_size, token.as_deref())
+                    .await
+                {
+                    Ok((items, next)) => {
+                        for item in items {
+                            if tx.send(Ok(item)).await.is_err() {
+                                return; // the consumer is gone
                             }
                         }
-                        Err(e) => {
-                            let _ = tx.send(Err(e)).await;
-                            return;
+                        match next {
+                            Some(t) => token = Some(t),
+                            None => return,
                         }
                     }
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
                 }
-            });
-            futures_util::stream::unfold(rx, |mut rx| async move {
-                rx.recv().await.map(|item| (item, rx))
-            })
+            }
         };
-        futures_util::stream::once(start).flatten().boxed()
+        crate::object::receive(rx, producer)
     }
 
     /// One object's metadata, or None when it does not exist.

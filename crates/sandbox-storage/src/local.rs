@@ -52,13 +52,9 @@ fn info(key: String, meta: &std::fs::Metadata) -> ObjectInfo {
 /// directory `d` sorts as `d/`, so `a-b` comes before `a/x` as in GCS.
 pub(crate) fn list(root: PathBuf) -> ObjectStream {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<ObjectInfo, StorageError>>(1024);
-    let start = async move {
-        tokio::task::spawn_blocking(move || walk(&root, &tx));
-        futures_util::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|item| (item, rx))
-        })
-    };
-    futures_util::stream::once(start).flatten().boxed()
+    crate::object::receive(rx, async move {
+        let _ = tokio::task::spawn_blocking(move || walk(&root, &tx)).await;
+    })
 }
 
 fn walk(root: &Path, tx: &tokio::sync::mpsc::Sender<Result<ObjectInfo, StorageError>>) {

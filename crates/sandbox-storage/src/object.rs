@@ -55,6 +55,33 @@ pub type ObjectStream = BoxStream<'static, Result<ObjectInfo, StorageError>>;
 /// The content of an object, chunk by chunk.
 pub type ByteStream = BoxStream<'static, Result<Bytes, StorageError>>;
 
+/// The stream of what `producer` sends on the channel behind `rx`. The
+/// producer starts at once when called inside a Tokio runtime (so two
+/// listings asked for together run together), else on the first poll.
+pub(crate) fn receive(
+    rx: tokio::sync::mpsc::Receiver<Result<ObjectInfo, StorageError>>,
+    producer: impl std::future::Future<Output = ()> + Send + 'static,
+) -> ObjectStream {
+    use futures_util::StreamExt;
+    let items = |rx: tokio::sync::mpsc::Receiver<Result<ObjectInfo, StorageError>>| {
+        futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        })
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            runtime.spawn(producer);
+            items(rx).boxed()
+        }
+        Err(_) => futures_util::stream::once(async move {
+            tokio::spawn(producer);
+            items(rx)
+        })
+        .flatten()
+        .boxed(),
+    }
+}
+
 /// A byte stream as an [`tokio::io::AsyncRead`], e.g. to pipe into a child
 /// process's stdin with `tokio::io::copy`.
 pub fn into_async_read(stream: ByteStream) -> impl tokio::io::AsyncRead + Send + Unpin {

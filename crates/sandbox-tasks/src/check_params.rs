@@ -12,9 +12,10 @@ use sandbox_core::params::{
 };
 use sandbox_core::policy::Policy;
 use sandbox_core::redact::redact_url;
-use sandbox_core::{Outputs, Problem, TaskError};
+use sandbox_core::{Outputs, TaskError};
 use sandbox_db::discovery::{BackupQuery, NamePattern};
 use sandbox_db::server::ServerRef;
+use sandbox_storage::{Storage, StorageConfig};
 use serde::Serialize;
 
 /// Validate a sandbox's parameters, apply the guard rails and derive its names.
@@ -87,9 +88,6 @@ pub struct Params {
     /// Oldest acceptable backup (checked with --check-remote), e.g. 36h.
     #[arg(long, env = "SANDBOX_MAX_AGE", value_name = "DURATION")]
     pub max_age: Option<String>,
-    /// GCS endpoint (anonymous), e.g. an emulator; STORAGE_EMULATOR_HOST also works.
-    #[arg(long, env = "SANDBOX_ENDPOINT", value_name = "URL")]
-    pub endpoint: Option<String>,
     /// The sandbox database [default: <environment> with '-' → '_'].
     #[arg(long, env = "SANDBOX_DATABASE_NAME", value_name = "NAME")]
     pub database_name: Option<String>,
@@ -129,6 +127,10 @@ pub struct Params {
     /// Also check the remote systems (repository, buckets, backup, database, Vault).
     #[arg(long, env = "SANDBOX_CHECK_REMOTE")]
     pub check_remote: bool,
+    /// GCS endpoint for the bucket checks (anonymous), e.g. an emulator;
+    /// STORAGE_EMULATOR_HOST also works.
+    #[arg(long, env = "SANDBOX_ENDPOINT", value_name = "URL")]
+    pub endpoint: Option<String>,
 }
 
 /// The task.
@@ -143,44 +145,36 @@ impl Task for CheckParams {
         let plan = validate(&params)?;
         let mut outputs = plan.outputs();
         if params.check_remote {
-            let mut checks = plan.remote_checks();
-            checks.extend(
-                crate::restore_db::remote_checks(
-                    plan.backup_query().as_ref(),
-                    plan.max_age,
-                    params.endpoint.as_deref(),
-                    plan.database_url.as_ref(),
-                )
-                .await,
-            );
+            let checks = plan.remote_checks(params.endpoint.as_deref()).await;
             for check in &checks {
                 match check.status {
                     CheckStatus::Passed => tracing::info!(check = check.check, "{}", check.detail),
                     _ => tracing::warn!(check = check.check, "{}", check.detail),
                 }
             }
-            let failed: Vec<Problem> = checks
+            let failed: Vec<&RemoteCheck> = checks
                 .iter()
                 .filter(|c| c.status == CheckStatus::Failed)
-                .map(|c| Problem {
-                    field: c.check.to_string(),
-                    rule: "remote-check".into(),
-                    message: c.detail.clone(),
-                    value: None,
-                    fix: "see the message".into(),
-                })
                 .collect();
             if !failed.is_empty() {
                 let mut error = TaskError::precondition(format!(
-                    "{} remote check(s) failed: {}",
-                    failed.len(),
+                    "remote check failed: {}",
                     failed
                         .iter()
-                        .map(|p| format!("{}: {}", p.field, p.message))
+                        .map(|c| c.detail.as_str())
                         .collect::<Vec<_>>()
                         .join("; ")
                 ));
-                error.details = failed;
+                error.details = failed
+                    .iter()
+                    .map(|c| sandbox_core::Problem {
+                        field: c.field.to_string(),
+                        rule: c.check.to_string(),
+                        message: c.detail.clone(),
+                        value: None,
+                        fix: c.fix.clone(),
+                    })
+                    .collect();
                 return Err(error);
             }
             outputs.set(
@@ -479,13 +473,15 @@ impl Plan {
 
     /// The remote checks this parameter set calls for. Capabilities that are
     /// not built yet say so; none is ever reported as passed without running.
-    pub fn remote_checks(&self) -> Vec<RemoteCheck> {
+    pub async fn remote_checks(&self, storage_endpoint: Option<&str>) -> Vec<RemoteCheck> {
         let mut checks = Vec::new();
         let mut not_built = |check: &'static str, needs: &'static str| {
             checks.push(RemoteCheck {
                 check,
+                field: "",
                 status: CheckStatus::NotBuilt,
                 detail: format!("not checked: {needs} is not built yet"),
+                fix: String::new(),
             });
         };
         if self.repo_url.is_some() {
@@ -496,17 +492,75 @@ impl Plan {
         if self.max_sandboxes.is_some() {
             not_built("live-sandboxes-under-max", "the git client (sandbox-git)");
         }
-        if self.source_bucket.is_some() {
-            not_built(
-                "source-bucket-readable",
-                "the storage client (sandbox-storage)",
-            );
+        checks.extend(self.bucket_checks(storage_endpoint).await);
+        checks.extend(
+            crate::restore_db::remote_checks(
+                self.backup_query().as_ref(),
+                self.max_age,
+                storage_endpoint,
+                self.database_url.as_ref(),
+            )
+            .await,
+        );
+        checks
+    }
+
+    /// The source bucket can be listed; the destination bucket exists.
+    async fn bucket_checks(&self, endpoint: Option<&str>) -> Vec<RemoteCheck> {
+        let mut checks = Vec::new();
+        if self.source_bucket.is_none() && self.dest_bucket.is_none() {
+            return checks;
         }
-        if self.dest_bucket.is_some() {
-            not_built("dest-bucket-exists", "the storage client (sandbox-storage)");
+        let storage = match Storage::new(StorageConfig::from_env(endpoint)) {
+            Ok(s) => s,
+            Err(e) => {
+                checks.push(RemoteCheck {
+                    check: "storage-client",
+                    field: "endpoint",
+                    status: CheckStatus::Failed,
+                    detail: format!("cannot build the storage client: {e}"),
+                    fix: "check --endpoint".into(),
+                });
+                return checks;
+            }
+        };
+        if let Some(source) = &self.source_bucket {
+            checks.push(match storage.check_readable(source).await {
+                Ok(()) => RemoteCheck {
+                    check: "source-bucket-readable",
+                    field: "source_bucket",
+                    status: CheckStatus::Passed,
+                    detail: format!("{source} can be listed as {}", storage.identity()),
+                    fix: String::new(),
+                },
+                Err(e) => RemoteCheck {
+                    check: "source-bucket-readable",
+                    field: "source_bucket",
+                    status: CheckStatus::Failed,
+                    detail: format!("{source} cannot be listed: {e}"),
+                    fix: "grant the identity storage.objects.list on the bucket, or fix the name"
+                        .into(),
+                },
+            });
         }
-        // backup-present-and-fresh and database-reachable are run by
-        // restore_db::remote_checks.
+        if let Some(dest) = &self.dest_bucket {
+            checks.push(match storage.check_bucket_exists(dest).await {
+                Ok(()) => RemoteCheck {
+                    check: "dest-bucket-exists",
+                    field: "dest_bucket",
+                    status: CheckStatus::Passed,
+                    detail: format!("the bucket of {dest} exists"),
+                    fix: String::new(),
+                },
+                Err(e) => RemoteCheck {
+                    check: "dest-bucket-exists",
+                    field: "dest_bucket",
+                    status: CheckStatus::Failed,
+                    detail: format!("the bucket of {dest} is not usable: {e}"),
+                    fix: "create the bucket (terraform) or fix the name".into(),
+                },
+            });
+        }
         checks
     }
 }
@@ -516,10 +570,16 @@ impl Plan {
 pub struct RemoteCheck {
     /// What was checked.
     pub check: &'static str,
+    /// The parameter it is about.
+    #[serde(skip)]
+    pub field: &'static str,
     /// Its outcome.
     pub status: CheckStatus,
     /// Why, in a sentence.
     pub detail: String,
+    /// How to fix a failure.
+    #[serde(skip)]
+    pub fix: String,
 }
 
 /// The outcome of a remote check.

@@ -10,6 +10,7 @@ pub mod params_file;
 pub mod registry;
 pub mod restore_db;
 pub mod runner;
+pub mod seed_bucket;
 
 pub use context::{Context, Progress};
 

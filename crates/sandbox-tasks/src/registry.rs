@@ -1,12 +1,16 @@
 //! Every task by name, for callers that choose the task at run time (the
 //! plugin, `sandbox lint`).
 
-use crate::{Context, Task, check_params, restore_db, runner};
+use crate::{Context, Task, check_params, restore_db, runner, seed_bucket};
 use sandbox_core::{Outputs, Problem, TaskError};
 use serde_json::{Map, Value};
 
 /// The names of every task, as binaries and as the plugin's `task` value.
-pub const TASKS: &[&str] = &[check_params::CheckParams::NAME, restore_db::RestoreDb::NAME];
+pub const TASKS: &[&str] = &[
+    check_params::CheckParams::NAME,
+    seed_bucket::SeedBucket::NAME,
+    restore_db::RestoreDb::NAME,
+];
 
 /// Run the task `name` with a params object.
 pub async fn run(
@@ -16,6 +20,7 @@ pub async fn run(
 ) -> Result<Outputs, TaskError> {
     match name {
         check_params::CheckParams::NAME => run_task::<check_params::CheckParams>(params, ctx).await,
+        seed_bucket::SeedBucket::NAME => run_task::<seed_bucket::SeedBucket>(params, ctx).await,
         restore_db::RestoreDb::NAME => run_task::<restore_db::RestoreDb>(params, ctx).await,
         other => Err(unknown(other)),
     }
@@ -27,6 +32,9 @@ pub fn check(name: &str, params: &Map<String, Value>) -> Result<(), TaskError> {
     match name {
         check_params::CheckParams::NAME => {
             runner::params_from_object::<check_params::CheckParams>(params).map(drop)
+        }
+        seed_bucket::SeedBucket::NAME => {
+            runner::params_from_object::<seed_bucket::SeedBucket>(params).map(drop)
         }
         restore_db::RestoreDb::NAME => {
             runner::params_from_object::<restore_db::RestoreDb>(params).map(drop)

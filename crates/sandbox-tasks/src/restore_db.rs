@@ -679,17 +679,20 @@ pub async fn remote_checks(
 ) -> Vec<crate::check_params::RemoteCheck> {
     use crate::check_params::{CheckStatus, RemoteCheck};
     let mut checks = Vec::new();
-    let mut push = |check: &'static str, result: Result<String, String>| {
-        let (status, detail) = match result {
-            Ok(d) => (CheckStatus::Passed, d),
-            Err(d) => (CheckStatus::Failed, d),
+    let mut push =
+        |check: &'static str, field: &'static str, fix: &str, result: Result<String, String>| {
+            let (status, detail, fix) = match result {
+                Ok(d) => (CheckStatus::Passed, d, String::new()),
+                Err(d) => (CheckStatus::Failed, d, fix.to_string()),
+            };
+            checks.push(RemoteCheck {
+                check,
+                field,
+                status,
+                detail,
+                fix,
+            });
         };
-        checks.push(RemoteCheck {
-            check,
-            status,
-            detail,
-        });
-    };
     if let Some(query) = backup {
         let result = async {
             let storage =
@@ -715,7 +718,12 @@ pub async fn remote_checks(
             }
         }
         .await;
-        push("backup-present-and-fresh", result);
+        push(
+            "backup-present-and-fresh",
+            "backup_url",
+            "check --backup-url and --name-pattern, and that the nightly backup ran",
+            result,
+        );
     }
     if let Some(reference) = server {
         let result = async {
@@ -732,7 +740,12 @@ pub async fn remote_checks(
             Ok(format!("{} (PostgreSQL {version})", server.redacted()))
         }
         .await;
-        push("database-reachable", result);
+        push(
+            "database-reachable",
+            "database_url",
+            "check the server address and the credentials --database-url points to",
+            result,
+        );
     }
     checks
 }

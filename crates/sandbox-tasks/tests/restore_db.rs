@@ -674,11 +674,13 @@ fn dry_run_and_check_params_touch_nothing() {
     );
     let r = check(&dead, "1h");
     assert_eq!(r.code, 3, "{}", r.json);
+    let details = r.json["error"]["details"].as_array().unwrap();
     assert!(
-        r.json["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("database-reachable")
+        details
+            .iter()
+            .any(|d| d["rule"] == "database-reachable" && d["field"] == "database_url"),
+        "{}",
+        r.json
     );
 }
 
