@@ -48,6 +48,7 @@ ensure_venv() {
 install_test_tools() {
   ensure_apt git git
   ensure_apt curl curl
+  ensure_apt openssl openssl
   ensure_apt python3 python3
   ensure_apt /usr/lib/postgresql postgresql
   ensure_apt lighttpd lighttpd

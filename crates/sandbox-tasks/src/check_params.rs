@@ -11,11 +11,14 @@ use sandbox_core::credential::{CredentialRef, VaultScope};
 use sandbox_core::names::SandboxNames;
 use sandbox_core::params::{
     BranchName, BucketUrl, DatabaseName, EnvPrefix, EnvironmentName, GitRemote, GithubRepo,
-    Invalid, Namespace, PrNumber, Problems, RepoPath,
+    Invalid, Namespace, PrNumber, Problems, RepoPath, parse_duration,
 };
 use sandbox_core::policy::Policy;
 use sandbox_core::redact::redact_url;
 use sandbox_core::{Outputs, TaskError};
+use sandbox_db::discovery::{BackupQuery, NamePattern};
+use sandbox_db::server::ServerRef;
+use sandbox_storage::{Storage, StorageConfig};
 use sandbox_vault::VaultConfig;
 use serde::Serialize;
 
@@ -83,6 +86,12 @@ pub struct Params {
     /// Where nightly backups are (gs://bucket/prefix or file:///dir).
     #[arg(long, env = "SANDBOX_BACKUP_URL", value_name = "URL")]
     pub backup_url: Option<String>,
+    /// Where the timestamp is in backup names (see restore-db --name-pattern).
+    #[arg(long, env = "SANDBOX_NAME_PATTERN", value_name = "PATTERN")]
+    pub name_pattern: Option<String>,
+    /// Oldest acceptable backup (checked with --check-remote), e.g. 36h.
+    #[arg(long, env = "SANDBOX_MAX_AGE", value_name = "DURATION")]
+    pub max_age: Option<String>,
     /// The sandbox database [default: <environment> with '-' → '_'].
     #[arg(long, env = "SANDBOX_DATABASE_NAME", value_name = "NAME")]
     pub database_name: Option<String>,
@@ -149,6 +158,10 @@ pub struct Params {
     /// Directory that keeps clones between runs [default: a temporary directory].
     #[arg(long, env = "SANDBOX_WORKDIR", value_name = "DIR")]
     pub workdir: Option<std::path::PathBuf>,
+    /// GCS endpoint for the bucket checks (anonymous), e.g. an emulator;
+    /// STORAGE_EMULATOR_HOST also works.
+    #[arg(long, env = "SANDBOX_ENDPOINT", value_name = "URL")]
+    pub endpoint: Option<String>,
 }
 
 /// The task.
@@ -242,7 +255,7 @@ impl Task for CheckParams {
         let mut outputs = plan.outputs();
         if params.check_remote {
             let git = crate::check_remote_git::git_args(&params).validate(&mut Problems::new());
-            let mut checks = plan.remote_checks();
+            let mut checks = plan.remote_checks(params.endpoint.as_deref()).await;
             let mut failure = None;
             if let Some(git) = git.filter(|_| plan.repo_url.is_some()) {
                 let found = crate::check_remote_git::run(&plan, &git, params.if_exists, &ctx).await;
@@ -270,11 +283,28 @@ impl Task for CheckParams {
                 } else {
                     ErrorKind::Precondition
                 };
-                let details: Vec<&str> = failed.iter().map(|c| c.detail.as_str()).collect();
-                return Err(TaskError::new(
+                let mut error = TaskError::new(
                     kind,
-                    format!("remote checks failed: {}", details.join("; ")),
-                ));
+                    format!(
+                        "remote checks failed: {}",
+                        failed
+                            .iter()
+                            .map(|c| c.detail.as_str())
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    ),
+                );
+                error.details = failed
+                    .iter()
+                    .map(|c| sandbox_core::Problem {
+                        field: c.field.to_string(),
+                        rule: c.check.to_string(),
+                        message: c.detail.clone(),
+                        value: None,
+                        fix: c.fix.clone(),
+                    })
+                    .collect();
+                return Err(error);
             }
             outputs.set(
                 "remote_checks",
@@ -324,6 +354,14 @@ pub struct Plan {
     /// How to reach Vault (only with --check-remote and a vault:// reference).
     #[serde(skip)]
     pub vault: Option<VaultConfig>,
+    /// The database server, for the remote check.
+    #[serde(skip)]
+    pub database_url: Option<ServerRef>,
+    /// Where the timestamp is in backup names.
+    #[serde(skip)]
+    pub name_pattern: Option<NamePattern>,
+    /// Oldest acceptable backup.
+    pub max_age: Option<std::time::Duration>,
     /// Application repository.
     pub github_repo: Option<GithubRepo>,
     /// Limit of live sandboxes.
@@ -401,17 +439,30 @@ pub fn validate(p: &Params) -> Result<Plan, TaskError> {
             }
         }
     }
-    if let Some(url) = &p.database_url {
-        let bound = problems.parse_secret("database_url", url, |s| {
-            parse_database_url(s)?.bind(environment.as_ref(), &vault_scope)
-        });
-        if let Some(r) = bound.filter(CredentialRef::is_vault) {
-            vault_refs.push(("database_url", r));
-        }
+    // A database server is a postgres URL without a password or a
+    // credential reference; a vault:// one is bound to the environment.
+    let database_url = p.database_url.as_deref().and_then(|url| {
+        problems.parse_secret("database_url", url, |s| match ServerRef::parse(s)? {
+            ServerRef::Credential(r) => Ok(ServerRef::Credential(
+                r.bind(environment.as_ref(), &vault_scope)?,
+            )),
+            other => Ok(other),
+        })
+    });
+    if let Some(ServerRef::Credential(r)) = &database_url
+        && r.is_vault()
+    {
+        vault_refs.push(("database_url", r.clone()));
     }
     let vault = p
         .vault
         .config(p.check_remote && !vault_refs.is_empty(), &mut problems);
+    let name_pattern = problems.parse_opt(
+        "name_pattern",
+        p.name_pattern.as_deref(),
+        NamePattern::parse,
+    );
+    let max_age = problems.parse_opt("max_age", p.max_age.as_deref(), parse_duration);
     let vault_path = problems.parse_opt("vault_path", p.vault_path.as_deref(), parse_vault_path);
     let github_repo =
         problems.parse_opt("github_repo", p.github_repo.as_deref(), GithubRepo::parse);
@@ -515,30 +566,12 @@ pub fn validate(p: &Params) -> Result<Plan, TaskError> {
         vault_refs,
         vault_scope,
         vault,
+        database_url,
+        name_pattern,
+        max_age,
         github_repo,
         max_sandboxes,
     })
-}
-
-/// A database server is a credential source, or a URL without a password.
-fn parse_database_url(s: &str) -> Result<CredentialRef, Invalid> {
-    if s.starts_with("postgres://") || s.starts_with("postgresql://") {
-        let has_password = s
-            .split_once("://")
-            .map(|(_, rest)| rest.split(['/', '?']).next().unwrap_or_default())
-            .and_then(|authority| authority.rsplit_once('@'))
-            .is_some_and(|(userinfo, _)| userinfo.contains(':'));
-        return if has_password {
-            Err(Invalid::one(
-                "no-embedded-credentials",
-                "database URL has a password in it",
-                "put the URL in a file, an environment variable or Vault and pass file:, env: or vault://",
-            ))
-        } else {
-            Ok(CredentialRef::Env(String::new()))
-        };
-    }
-    CredentialRef::parse(s)
 }
 
 fn parse_vault_path(s: &str) -> Result<String, Invalid> {
@@ -561,6 +594,15 @@ fn parse_vault_path(s: &str) -> Result<String, Invalid> {
 }
 
 impl Plan {
+    /// What restore-db would look for: the newest backup under backup_url.
+    pub fn backup_query(&self) -> Option<BackupQuery> {
+        self.backup_url.clone().map(|location| BackupQuery {
+            location,
+            object: None,
+            name_pattern: self.name_pattern.clone(),
+        })
+    }
+
     /// The outputs every later step reads; optional ones are empty when
     /// not given, so every declared output is always written.
     pub fn outputs(&self) -> Outputs {
@@ -597,33 +639,84 @@ impl Plan {
         out
     }
 
-    /// The remote checks this parameter set calls for. Capabilities that are
-    /// not built yet say so; none is ever reported as passed without running.
-    pub fn remote_checks(&self) -> Vec<RemoteCheck> {
+    /// The bucket, backup and database checks this parameter set calls
+    /// for (the repository checks are in `check_remote_git`, the Vault
+    /// checks in `vault_checks`). Each reports what it really found.
+    pub async fn remote_checks(&self, storage_endpoint: Option<&str>) -> Vec<RemoteCheck> {
         let mut checks = Vec::new();
-        let mut not_built = |check: &'static str, needs: &'static str| {
-            checks.push(RemoteCheck {
-                check,
-                status: CheckStatus::NotBuilt,
-                detail: format!("not checked: {needs} is not built yet"),
-                kind: None,
-            });
+        checks.extend(self.bucket_checks(storage_endpoint).await);
+        checks.extend(
+            crate::restore_db::remote_checks(
+                self.backup_query().as_ref(),
+                self.max_age,
+                storage_endpoint,
+                self.database_url.as_ref(),
+            )
+            .await,
+        );
+        checks
+    }
+
+    /// The source bucket can be listed; the destination bucket exists.
+    async fn bucket_checks(&self, endpoint: Option<&str>) -> Vec<RemoteCheck> {
+        let mut checks = Vec::new();
+        if self.source_bucket.is_none() && self.dest_bucket.is_none() {
+            return checks;
+        }
+        let storage = match Storage::new(StorageConfig::from_env(endpoint)) {
+            Ok(s) => s,
+            Err(e) => {
+                checks.push(RemoteCheck {
+                    check: "storage-client",
+                    field: "endpoint",
+                    status: CheckStatus::Failed,
+                    detail: format!("cannot build the storage client: {e}"),
+                    fix: "check --endpoint".into(),
+                    kind: None,
+                });
+                return checks;
+            }
         };
-        // The repository checks are in check_remote_git.
-        if self.source_bucket.is_some() {
-            not_built(
-                "source-bucket-readable",
-                "the storage client (sandbox-storage)",
-            );
+        if let Some(source) = &self.source_bucket {
+            checks.push(match storage.check_readable(source).await {
+                Ok(()) => RemoteCheck {
+                    check: "source-bucket-readable",
+                    field: "source_bucket",
+                    status: CheckStatus::Passed,
+                    detail: format!("{source} can be listed as {}", storage.identity()),
+                    fix: String::new(),
+                    kind: None,
+                },
+                Err(e) => RemoteCheck {
+                    check: "source-bucket-readable",
+                    field: "source_bucket",
+                    status: CheckStatus::Failed,
+                    detail: format!("{source} cannot be listed: {e}"),
+                    fix: "grant the identity storage.objects.list on the bucket, or fix the name"
+                        .into(),
+                    kind: None,
+                },
+            });
         }
-        if self.dest_bucket.is_some() {
-            not_built("dest-bucket-exists", "the storage client (sandbox-storage)");
-        }
-        if self.backup_url.is_some() {
-            not_built("backup-present-and-fresh", "backup discovery (sandbox-db)");
-        }
-        if self.has_database_url {
-            not_built("database-reachable", "the database client (sandbox-db)");
+        if let Some(dest) = &self.dest_bucket {
+            checks.push(match storage.check_bucket_exists(dest).await {
+                Ok(()) => RemoteCheck {
+                    check: "dest-bucket-exists",
+                    field: "dest_bucket",
+                    status: CheckStatus::Passed,
+                    detail: format!("the bucket of {dest} exists"),
+                    fix: String::new(),
+                    kind: None,
+                },
+                Err(e) => RemoteCheck {
+                    check: "dest-bucket-exists",
+                    field: "dest_bucket",
+                    status: CheckStatus::Failed,
+                    detail: format!("the bucket of {dest} is not usable: {e}"),
+                    fix: "create the bucket (terraform) or fix the name".into(),
+                    kind: None,
+                },
+            });
         }
         checks
     }
@@ -656,6 +749,8 @@ impl Plan {
                     status: CheckStatus::Passed,
                     detail: format!("{field}: {reference} ({location}) is readable with {login}"),
                     kind: None,
+                    fix: String::new(),
+                    field,
                 },
                 Err(e) => {
                     let error = TaskError::from(e);
@@ -666,6 +761,8 @@ impl Plan {
                             .redactor
                             .mask(&format!("{field}: {}", error.full_message())),
                         kind: Some(error.kind),
+                        fix: String::new(),
+                        field,
                     }
                 }
             };
@@ -680,6 +777,9 @@ impl Plan {
 pub struct RemoteCheck {
     /// What was checked.
     pub check: &'static str,
+    /// The parameter it is about.
+    #[serde(skip)]
+    pub field: &'static str,
     /// Its outcome.
     pub status: CheckStatus,
     /// Why, in a sentence.
@@ -687,6 +787,9 @@ pub struct RemoteCheck {
     /// The kind of the failure, when it failed.
     #[serde(skip)]
     pub kind: Option<ErrorKind>,
+    /// How to fix a failure.
+    #[serde(skip)]
+    pub fix: String,
 }
 
 /// The outcome of a remote check.
@@ -697,6 +800,4 @@ pub enum CheckStatus {
     Passed,
     /// Checked and not fine.
     Failed,
-    /// The capability to check it does not exist yet.
-    NotBuilt,
 }

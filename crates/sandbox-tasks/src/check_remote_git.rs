@@ -53,6 +53,8 @@ pub async fn run(plan: &Plan, git: &GitPlan, if_exists: IfExistsArg, ctx: &Conte
                 status: CheckStatus::Passed,
                 detail,
                 kind: None,
+                fix: String::new(),
+                field: "repo_url",
             }),
             Err((kind, message)) => {
                 checks.push(RemoteCheck {
@@ -60,6 +62,8 @@ pub async fn run(plan: &Plan, git: &GitPlan, if_exists: IfExistsArg, ctx: &Conte
                     status: CheckStatus::Failed,
                     detail: message.clone(),
                     kind: None,
+                    fix: String::new(),
+                    field: "repo_url",
                 });
                 failed.push(Failed {
                     check,

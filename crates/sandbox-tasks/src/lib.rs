@@ -19,7 +19,9 @@ pub mod pr_feedback;
 pub mod reap;
 pub mod register_app;
 pub mod registry;
+pub mod restore_db;
 pub mod runner;
+pub mod seed_bucket;
 pub mod unregister_app;
 pub mod vault_args;
 

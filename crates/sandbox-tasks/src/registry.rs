@@ -69,6 +69,8 @@ tasks!(
     crate::reap::Reap,
     crate::cleanup_secrets::CleanupSecrets,
     crate::patch_kustomize::PatchKustomize,
+    crate::seed_bucket::SeedBucket,
+    crate::restore_db::RestoreDb,
 );
 
 async fn run_task<T: Task>(

@@ -1,0 +1,882 @@
+//! `seed-bucket`: copy a chosen subset of the reference documents into the
+//! sandbox's bucket, server-side (`rewriteTo`), resumable and idempotent.
+//!
+//! The source and destination listings are both in name order, so they are
+//! merged as two streams: an object already at the destination with the
+//! same size and checksum is skipped, and memory stays flat however many
+//! objects there are. Listing is paged and pipelined with copying. Nothing
+//! at the destination is ever deleted, and an object there that is not a
+//! copy of its source (someone changed it) is left alone unless
+//! `--overwrite-changed`.
+
+use crate::{Context, OutputSpec, Task};
+use clap::Args;
+use futures_util::stream::{self, BoxStream, StreamExt};
+use sandbox_core::params::{
+    BucketUrl, EnvPrefix, EnvironmentName, Invalid, PrNumber, Problems, parse_duration,
+};
+use sandbox_core::policy::Policy;
+use sandbox_core::retry::Backoff;
+use sandbox_core::{Outputs, Problem, TaskError};
+use sandbox_storage::glob::Glob;
+use sandbox_storage::{CopyOptions, ObjectInfo, Storage, StorageConfig, StorageError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+/// How many copies run at once unless told: server-side copies cost the
+/// client one small request each, so more in flight hides latency.
+pub const DEFAULT_CONCURRENCY: usize = 32;
+/// How often progress is logged.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+/// Copy reference documents into the sandbox's bucket.
+#[derive(Debug, Clone, Default, Args)]
+#[command(
+    about = "Copy a chosen subset of reference documents into the sandbox's bucket, server-side"
+)]
+pub struct Params {
+    /// Where the documents are: gs://bucket/prefix or file:///dir.
+    #[arg(long, env = "SANDBOX_SOURCE_BUCKET", value_name = "URL")]
+    pub source_bucket: Option<String>,
+    /// Where they go; a bare gs://bucket gets the prefix <environment>/.
+    #[arg(long, env = "SANDBOX_DEST_BUCKET", value_name = "URL")]
+    pub dest_bucket: Option<String>,
+    /// The pull request; the environment is <env_prefix>pr-<N>.
+    #[arg(long, env = "SANDBOX_PR_NUMBER", value_name = "N")]
+    pub pr_number: Option<String>,
+    /// Prefix of sandbox names.
+    #[arg(long, env = "SANDBOX_ENV_PREFIX", value_name = "PREFIX", default_value = EnvPrefix::DEFAULT)]
+    pub env_prefix: String,
+    /// The sandbox's name [default: <env_prefix>pr-<pr_number>].
+    #[arg(long, env = "SANDBOX_ENVIRONMENT", value_name = "NAME")]
+    pub environment: Option<String>,
+    /// Copy only keys (relative to the source prefix) matching one of these
+    /// globs (`*` within a segment, `**` across); repeatable.
+    #[arg(
+        long = "include",
+        id = "include",
+        env = "SANDBOX_INCLUDE",
+        value_name = "GLOB",
+        value_delimiter = ','
+    )]
+    pub include: Vec<String>,
+    /// Skip keys matching any of these globs; repeatable.
+    #[arg(
+        long = "exclude",
+        id = "exclude",
+        env = "SANDBOX_EXCLUDE",
+        value_name = "GLOB",
+        value_delimiter = ','
+    )]
+    pub exclude: Vec<String>,
+    /// Select at most this many objects (the first in name order).
+    #[arg(long, env = "SANDBOX_MAX_OBJECTS", value_name = "N")]
+    pub max_objects: Option<String>,
+    /// Select objects in name order until the next would pass this many
+    /// bytes (e.g. 500MB, 2GiB).
+    #[arg(long, env = "SANDBOX_MAX_BYTES", value_name = "SIZE")]
+    pub max_bytes: Option<String>,
+    /// Select only objects updated within this long (e.g. 30d, 12h).
+    #[arg(long, env = "SANDBOX_NEWER_THAN", value_name = "DURATION")]
+    pub newer_than: Option<String>,
+    /// Copies in flight at once.
+    #[arg(long, env = "SANDBOX_CONCURRENCY", value_name = "N", default_value_t = DEFAULT_CONCURRENCY.to_string())]
+    pub concurrency: String,
+    /// Print the plan (counts, bytes, the first names) and copy nothing.
+    #[arg(long, env = "SANDBOX_DRY_RUN")]
+    pub dry_run: bool,
+    /// How many names the dry run shows.
+    #[arg(long, env = "SANDBOX_SHOW", value_name = "N", default_value = "20")]
+    pub show: String,
+    /// Fail (exit 3) when the selection is empty, instead of succeeding with
+    /// nothing copied.
+    #[arg(long, env = "SANDBOX_REQUIRE_OBJECTS")]
+    pub require_objects: bool,
+    /// Replace a destination object that differs from its source (by
+    /// default it is left alone and reported).
+    #[arg(long, env = "SANDBOX_OVERWRITE_CHANGED")]
+    pub overwrite_changed: bool,
+    /// GCS endpoint (anonymous), e.g. an emulator; STORAGE_EMULATOR_HOST also works.
+    #[arg(long, env = "SANDBOX_ENDPOINT", value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Attempts per request on 429, 5xx and connection errors.
+    #[arg(
+        long,
+        env = "SANDBOX_RETRY_ATTEMPTS",
+        value_name = "N",
+        default_value = "6"
+    )]
+    pub retry_attempts: String,
+}
+
+/// The task.
+pub struct SeedBucket;
+
+/// A validated request.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The sandbox.
+    pub environment: EnvironmentName,
+    /// Documents source.
+    pub source: BucketUrl,
+    /// Documents destination, owned by the environment.
+    pub dest: BucketUrl,
+    /// What to copy.
+    pub selection: Selection,
+    /// Copies in flight.
+    pub concurrency: usize,
+    /// Names the dry run shows.
+    pub show: usize,
+    /// Retries of each request.
+    pub backoff: Backoff,
+}
+
+/// Which source objects are selected.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Any must match (none: all).
+    pub include: Vec<Glob>,
+    /// None may match.
+    pub exclude: Vec<Glob>,
+    /// Most objects.
+    pub max_objects: Option<u64>,
+    /// Most bytes.
+    pub max_bytes: Option<u64>,
+    /// Updated at or after this time.
+    pub newer_than: Option<SystemTime>,
+}
+
+impl Selection {
+    /// True when `object` passes the globs and the age filter (the limits
+    /// are applied over the stream).
+    pub fn matches(&self, object: &ObjectInfo) -> bool {
+        (self.include.is_empty() || self.include.iter().any(|g| g.matches(&object.key)))
+            && !self.exclude.iter().any(|g| g.matches(&object.key))
+            && self
+                .newer_than
+                .is_none_or(|since| object.updated.is_some_and(|u| u >= since))
+    }
+}
+
+fn positive(what: &'static str) -> impl Fn(&str) -> Result<u64, Invalid> {
+    move |s| {
+        s.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            Invalid::one(
+                "positive-integer",
+                format!("{what} must be a whole number of at least 1"),
+                "pass e.g. 100",
+            )
+        })
+    }
+}
+
+/// A size such as `1048576`, `500MB`, `2GiB`.
+pub fn parse_size(s: &str) -> Result<u64, Invalid> {
+    let invalid = || {
+        Invalid::one(
+            "size",
+            format!("{s:?} is not a size"),
+            "write bytes or a number with KB, MB, GB, TB (or KiB, MiB, GiB, TiB), e.g. 500MB",
+        )
+    };
+    let t = s.trim();
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    let n: u64 = t[..digits].parse().map_err(|_| invalid())?;
+    let unit: u64 = match t[digits..].trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "m" | "mb" => 1_000_000,
+        "g" | "gb" => 1_000_000_000,
+        "t" | "tb" => 1_000_000_000_000,
+        "ki" | "kib" => 1 << 10,
+        "mi" | "mib" => 1 << 20,
+        "gi" | "gib" => 1 << 30,
+        "ti" | "tib" => 1 << 40,
+        _ => return Err(invalid()),
+    };
+    n.checked_mul(unit).filter(|v| *v > 0).ok_or_else(invalid)
+}
+
+/// Validate every field (all problems at once, exit 2), then the guard
+/// rails (exit 5).
+pub fn validate(p: &Params) -> Result<Plan, TaskError> {
+    let mut problems = Problems::new();
+    let prefix = problems.parse("env_prefix", &p.env_prefix, EnvPrefix::parse);
+    let policy = prefix.map(Policy::new);
+    let pr_number = problems.parse_opt("pr_number", p.pr_number.as_deref(), PrNumber::parse);
+    let environment = match (&p.environment, pr_number, &policy) {
+        (Some(env), _, _) => problems.parse("environment", env, EnvironmentName::parse),
+        (None, Some(pr), Some(policy)) => problems.parse("environment", &pr.to_string(), |_| {
+            policy.environment_for(pr)
+        }),
+        (None, None, _) if p.pr_number.is_none() => {
+            problems.missing("pr_number", "pass --pr-number N (or --environment NAME)");
+            None
+        }
+        _ => None,
+    };
+    let source = match &p.source_bucket {
+        Some(s) => problems.parse("source_bucket", s, BucketUrl::parse),
+        None => {
+            problems.missing(
+                "source_bucket",
+                "pass --source-bucket gs://<bucket>/<prefix>",
+            );
+            None
+        }
+    };
+    let dest = match &p.dest_bucket {
+        Some(s) => problems.parse("dest_bucket", s, BucketUrl::parse),
+        None => {
+            problems.missing(
+                "dest_bucket",
+                "pass --dest-bucket gs://<bucket>/<environment>/",
+            );
+            None
+        }
+    };
+    let include: Vec<Glob> = p
+        .include
+        .iter()
+        .filter_map(|g| problems.parse("include", g, glob))
+        .collect();
+    let exclude: Vec<Glob> = p
+        .exclude
+        .iter()
+        .filter_map(|g| problems.parse("exclude", g, glob))
+        .collect();
+    let max_objects = problems.parse_opt(
+        "max_objects",
+        p.max_objects.as_deref(),
+        positive("max_objects"),
+    );
+    let max_bytes = problems.parse_opt("max_bytes", p.max_bytes.as_deref(), parse_size);
+    let newer_than = problems.parse_opt("newer_than", p.newer_than.as_deref(), parse_duration);
+    let concurrency = problems.parse("concurrency", &p.concurrency, |s| {
+        positive("concurrency")(s).and_then(|n| {
+            if n <= 1024 {
+                Ok(n as usize)
+            } else {
+                Err(Invalid::one(
+                    "range",
+                    "concurrency must be at most 1024",
+                    "pass e.g. 32",
+                ))
+            }
+        })
+    });
+    let show = problems.parse("show", &p.show, |s| {
+        s.parse::<usize>()
+            .map_err(|_| Invalid::one("integer", "show must be a whole number", "pass e.g. 20"))
+    });
+    let attempts = problems.parse("retry_attempts", &p.retry_attempts, |s| {
+        positive("retry_attempts")(s).map(|n| n.min(100) as u32)
+    });
+    if let Some(e) = &p.endpoint
+        && url::Url::parse(&sandbox_storage::normalize_endpoint(e)).is_err()
+    {
+        problems.push(Problem {
+            field: "endpoint".into(),
+            rule: "url".into(),
+            message: "endpoint is not a URL".into(),
+            value: Some(e.clone()),
+            fix: "pass e.g. http://127.0.0.1:4443".into(),
+        });
+    }
+    let (
+        Some(policy),
+        Some(environment),
+        Some(source),
+        Some(dest),
+        Some(concurrency),
+        Some(show),
+        Some(attempts),
+    ) = (
+        policy,
+        environment,
+        source,
+        dest,
+        concurrency,
+        show,
+        attempts,
+    )
+    else {
+        return Err(TaskError::invalid(problems.into_vec()));
+    };
+    if !problems.is_empty() {
+        return Err(TaskError::invalid(problems.into_vec()));
+    }
+    // A bare destination bucket gets the environment's own prefix.
+    let dest = match dest {
+        BucketUrl::Gs { bucket, prefix } if prefix.is_empty() => BucketUrl::Gs {
+            bucket,
+            prefix: format!("{environment}/"),
+        },
+        other => other,
+    };
+    let mut refusals = Vec::new();
+    if let Err(r) = policy.check_environment(&environment) {
+        refusals.push(r.into_problem("environment", environment.as_str()));
+    }
+    if let Err(r) = policy.check_destination(&dest, &environment, Some(&source)) {
+        refusals.push(r.into_problem("dest_bucket", &dest.to_string()));
+    }
+    if !refusals.is_empty() {
+        return Err(TaskError::refused(refusals));
+    }
+    Ok(Plan {
+        environment,
+        source,
+        dest,
+        selection: Selection {
+            include,
+            exclude,
+            max_objects,
+            max_bytes,
+            newer_than: newer_than.map(|d| {
+                SystemTime::now()
+                    .checked_sub(d)
+                    .unwrap_or(SystemTime::UNIX_EPOCH)
+            }),
+        },
+        concurrency,
+        show,
+        backoff: Backoff {
+            attempts,
+            ..Backoff::default()
+        },
+    })
+}
+
+fn glob(s: &str) -> Result<Glob, Invalid> {
+    Glob::new(s).map_err(|e| {
+        Invalid::one(
+            "glob",
+            e.message,
+            "use *, **, ? and [a-z] only; close every '['",
+        )
+    })
+}
+
+/// What to do with one selected source object.
+#[derive(Debug)]
+struct Job {
+    source: ObjectInfo,
+    /// The object of the same key at the destination, if any.
+    existing: Option<ObjectInfo>,
+}
+
+/// What happened to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Done {
+    Copied(u64),
+    Skipped,
+    /// The destination holds something else under that name; left alone.
+    Conflict,
+}
+
+/// Counters shared with the progress ticker.
+#[derive(Debug, Default)]
+struct Counts {
+    selected: AtomicU64,
+    selected_bytes: AtomicU64,
+    copied: AtomicU64,
+    skipped: AtomicU64,
+    conflicts: AtomicU64,
+    bytes_copied: AtomicU64,
+    listing_done: std::sync::atomic::AtomicBool,
+}
+
+impl Counts {
+    fn get(n: &AtomicU64) -> u64 {
+        n.load(Ordering::Relaxed)
+    }
+}
+
+impl Task for SeedBucket {
+    const NAME: &'static str = "seed-bucket";
+    const OUTPUTS: &'static [OutputSpec] = &[
+        OutputSpec {
+            name: "objects_copied",
+            description: "Objects copied server-side (0 on a dry run).",
+        },
+        OutputSpec {
+            name: "objects_skipped",
+            description: "Objects already at the destination with the same size and checksum.",
+        },
+        OutputSpec {
+            name: "bytes_copied",
+            description: "Bytes copied (0 on a dry run).",
+        },
+        OutputSpec {
+            name: "objects_conflicting",
+            description: "Objects at the destination that differ from the source and were left alone.",
+        },
+        OutputSpec {
+            name: "objects_selected",
+            description: "Objects the globs and limits selected.",
+        },
+        OutputSpec {
+            name: "bytes_selected",
+            description: "Bytes the selection holds.",
+        },
+        OutputSpec {
+            name: "dest_bucket",
+            description: "The destination, with the environment's prefix.",
+        },
+        OutputSpec {
+            name: "objects_to_copy",
+            description: "Objects a run would copy (dry run).",
+        },
+        OutputSpec {
+            name: "bytes_to_copy",
+            description: "Bytes a run would copy (dry run).",
+        },
+        OutputSpec {
+            name: "first_objects",
+            description: "JSON list of the first objects a run would copy (dry run).",
+        },
+    ];
+    type Params = Params;
+
+    #[tracing::instrument(name = "seed-bucket", skip_all)]
+    async fn run(params: Params, ctx: Context) -> Result<Outputs, TaskError> {
+        let plan = validate(&params)?;
+        let mut config = StorageConfig::from_env(params.endpoint.as_deref());
+        config.backoff = plan.backoff;
+        config.max_idle_connections = plan.concurrency;
+        let storage = Storage::new(config)?;
+        tracing::info!(
+            source = %plan.source,
+            dest = %plan.dest,
+            environment = %plan.environment,
+            identity = %storage.identity(),
+            dry_run = params.dry_run,
+            "seeding"
+        );
+        seed(&storage, &plan, &params, &ctx).await
+    }
+}
+
+/// The selected source objects, in name order, with the limits applied:
+/// the first objects in name order, until the next would pass a limit (the
+/// rest of the listing is then not fetched).
+fn selected(
+    storage: &Storage,
+    plan: &Plan,
+    counts: Arc<Counts>,
+    progress: crate::Progress,
+) -> BoxStream<'static, Result<ObjectInfo, StorageError>> {
+    let selection = plan.selection.clone();
+    let (max_objects, max_bytes) = (selection.max_objects, selection.max_bytes);
+    let (mut n, mut bytes) = (0u64, 0u64);
+    storage
+        .list(&plan.source)
+        .filter(move |item| {
+            std::future::ready(item.as_ref().map_or(true, |o| selection.matches(o)))
+        })
+        .take_while(move |item| {
+            let go = match item {
+                Ok(o) => {
+                    let fits = max_objects.is_none_or(|m| n < m)
+                        && max_bytes.is_none_or(|m| bytes.saturating_add(o.size) <= m);
+                    if fits {
+                        n += 1;
+                        bytes += o.size;
+                        counts.selected.fetch_add(1, Ordering::Relaxed);
+                        counts.selected_bytes.fetch_add(o.size, Ordering::Relaxed);
+                        progress.set_total(n);
+                    }
+                    fits
+                }
+                Err(_) => true,
+            };
+            std::future::ready(go)
+        })
+        .boxed()
+}
+
+/// The destination's objects in name order; a `file://` directory that
+/// does not exist yet is empty.
+fn existing(
+    storage: &Storage,
+    dest: &BucketUrl,
+) -> BoxStream<'static, Result<ObjectInfo, StorageError>> {
+    match dest {
+        BucketUrl::File { path } if !path.exists() => stream::empty().boxed(),
+        _ => storage.list(dest),
+    }
+}
+
+/// Both listings merged by key: each selected source object with the
+/// destination object of the same key, if any. Destination objects that
+/// are not selected are passed over (never touched).
+struct Merge {
+    source: BoxStream<'static, Result<ObjectInfo, StorageError>>,
+    dest: BoxStream<'static, Result<ObjectInfo, StorageError>>,
+    /// The destination object not yet passed over.
+    dest_head: Option<ObjectInfo>,
+    dest_done: bool,
+    last_source: Option<String>,
+    last_dest: Option<String>,
+    /// Told when the source listing is exhausted (the total is then known).
+    counts: Arc<Counts>,
+}
+
+/// Listings must come in strictly increasing key order for the merge to
+/// be right; GCS and the file backend guarantee it, and a server that
+/// does not is caught here rather than causing copies of skipped objects.
+fn in_order(last: &mut Option<String>, key: &str, which: &str) -> Result<(), StorageError> {
+    if last.as_deref().is_some_and(|l| l >= key) {
+        return Err(StorageError::Protocol {
+            operation: format!("list the {which}"),
+            message: format!("listing is not in name order at {key:?}"),
+        });
+    }
+    *last = Some(key.to_string());
+    Ok(())
+}
+
+impl Merge {
+    async fn next(&mut self) -> Option<Result<Job, StorageError>> {
+        let Some(source) = self.source.next().await else {
+            self.counts.listing_done.store(true, Ordering::Relaxed);
+            return None;
+        };
+        let source = match source {
+            Ok(s) => s,
+            Err(e) => return Some(Err(e)),
+        };
+        if let Err(e) = in_order(&mut self.last_source, &source.key, "source") {
+            return Some(Err(e));
+        }
+        while !self.dest_done {
+            match &self.dest_head {
+                Some(d) if d.key < source.key => self.dest_head = None,
+                Some(_) => break,
+                None => match self.dest.next().await {
+                    None => self.dest_done = true,
+                    Some(Err(e)) => return Some(Err(e)),
+                    Some(Ok(d)) => {
+                        if let Err(e) = in_order(&mut self.last_dest, &d.key, "destination") {
+                            return Some(Err(e));
+                        }
+                        self.dest_head = Some(d);
+                    }
+                },
+            }
+        }
+        let existing = match &self.dest_head {
+            Some(d) if d.key == source.key => self.dest_head.take(),
+            _ => None,
+        };
+        Some(Ok(Job { source, existing }))
+    }
+}
+
+/// Decide and, unless a dry run, copy one object.
+async fn execute(
+    storage: Storage,
+    from: Arc<BucketUrl>,
+    to: Arc<BucketUrl>,
+    job: Job,
+    overwrite_changed: bool,
+    dry_run: bool,
+) -> Result<(Done, String), StorageError> {
+    let key = job.source.key.clone();
+    let options = match job.existing {
+        Some(existing) => {
+            let (source, existing) = if job.source.size == existing.size {
+                (
+                    storage.with_checksum(&from, job.source.clone()).await?,
+                    storage.with_checksum(&to, existing).await?,
+                )
+            } else {
+                (job.source.clone(), existing)
+            };
+            if source.same_content(&existing) {
+                return Ok((Done::Skipped, key));
+            }
+            if !overwrite_changed {
+                tracing::warn!(
+                    object = %format!("{to}{key}"),
+                    "the destination holds a different object under this name; left alone (pass --overwrite-changed to replace it)"
+                );
+                return Ok((Done::Conflict, key));
+            }
+            CopyOptions {
+                if_generation_match: existing.generation,
+            }
+        }
+        None => CopyOptions {
+            if_generation_match: Some(0),
+        },
+    };
+    if !dry_run {
+        storage.copy(&from, &job.source, &to, &key, options).await?;
+    }
+    Ok((Done::Copied(job.source.size), key))
+}
+
+/// Megabytes, one decimal.
+fn mb(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+async fn seed(
+    storage: &Storage,
+    plan: &Plan,
+    params: &Params,
+    ctx: &Context,
+) -> Result<Outputs, TaskError> {
+    let counts = Arc::new(Counts::default());
+    let started = Instant::now();
+    let ticker = {
+        let counts = Arc::clone(&counts);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(PROGRESS_EVERY);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                let done = Counts::get(&counts.copied)
+                    + Counts::get(&counts.skipped)
+                    + Counts::get(&counts.conflicts);
+                let secs = started.elapsed().as_secs_f64().max(0.001);
+                let total = Counts::get(&counts.selected);
+                let total = if counts.listing_done.load(Ordering::Relaxed) {
+                    total.to_string()
+                } else {
+                    format!("{total}+")
+                };
+                tracing::info!(
+                    "progress: {done}/{total} objects ({} copied, {} skipped), {} copied, {:.0} objects/s, {:.1} MB/s",
+                    Counts::get(&counts.copied),
+                    Counts::get(&counts.skipped),
+                    mb(Counts::get(&counts.bytes_copied)),
+                    done as f64 / secs,
+                    Counts::get(&counts.bytes_copied) as f64 / 1e6 / secs,
+                );
+            }
+        })
+    };
+    let result = run_copies(storage, plan, params, ctx, &counts).await;
+    ticker.abort();
+    let names = result?;
+
+    let selected = Counts::get(&counts.selected);
+    let copied = Counts::get(&counts.copied);
+    let skipped = Counts::get(&counts.skipped);
+    let conflicts = Counts::get(&counts.conflicts);
+    let bytes_copied = Counts::get(&counts.bytes_copied);
+    if selected == 0 {
+        let message = format!(
+            "no object under {} matches the selection{}",
+            plan.source,
+            describe(params)
+        );
+        if params.require_objects {
+            return Err(TaskError::precondition(message));
+        }
+        tracing::warn!("{message}; nothing to copy");
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let mut out = Outputs::new();
+    if params.dry_run {
+        tracing::info!(
+            "dry run: {selected} objects selected ({}); {copied} to copy ({}), {skipped} already there, {conflicts} differing left alone",
+            mb(Counts::get(&counts.selected_bytes)),
+            mb(bytes_copied),
+        );
+        for name in &names {
+            tracing::info!("would copy {}{name} to {}{name}", plan.source, plan.dest);
+        }
+        out.set("objects_to_copy", copied)
+            .set("bytes_to_copy", bytes_copied)
+            .set(
+                "first_objects",
+                serde_json::to_string(&names).unwrap_or_default(),
+            )
+            .set("objects_copied", 0)
+            .set("bytes_copied", 0);
+    } else {
+        tracing::info!(
+            "done: {copied} copied ({}), {skipped} already there, {conflicts} differing left alone, in {secs:.1}s",
+            mb(bytes_copied)
+        );
+        out.set("objects_copied", copied)
+            .set("bytes_copied", bytes_copied);
+    }
+    out.set("objects_skipped", skipped)
+        .set("objects_conflicting", conflicts)
+        .set("objects_selected", selected)
+        .set("bytes_selected", Counts::get(&counts.selected_bytes))
+        .set("dest_bucket", &plan.dest);
+    Ok(out)
+}
+
+/// The filters, for the "nothing matched" message.
+fn describe(p: &Params) -> String {
+    let mut parts = Vec::new();
+    if !p.include.is_empty() {
+        parts.push(format!("--include {}", p.include.join(",")));
+    }
+    if !p.exclude.is_empty() {
+        parts.push(format!("--exclude {}", p.exclude.join(",")));
+    }
+    if let Some(n) = &p.newer_than {
+        parts.push(format!("--newer-than {n}"));
+    }
+    if parts.is_empty() {
+        " (the source is empty)".into()
+    } else {
+        format!(" ({})", parts.join(" "))
+    }
+}
+
+/// Merge, decide and copy with `plan.concurrency` in flight; returns the
+/// first names to copy (dry run).
+async fn run_copies(
+    storage: &Storage,
+    plan: &Plan,
+    params: &Params,
+    ctx: &Context,
+    counts: &Arc<Counts>,
+) -> Result<Vec<String>, TaskError> {
+    let merge = Merge {
+        source: selected(storage, plan, Arc::clone(counts), ctx.progress.clone()),
+        dest: existing(storage, &plan.dest),
+        dest_head: None,
+        dest_done: false,
+        last_source: None,
+        last_dest: None,
+        counts: Arc::clone(counts),
+    };
+    let jobs = stream::unfold(merge, |mut merge| async move {
+        merge.next().await.map(|job| (job, merge))
+    });
+    let from = Arc::new(plan.source.clone());
+    let to = Arc::new(plan.dest.clone());
+    let (overwrite, dry_run) = (params.overwrite_changed, params.dry_run);
+    let work = jobs.map(move |job| {
+        let (storage, from, to) = (storage.clone(), Arc::clone(&from), Arc::clone(&to));
+        async move {
+            match job {
+                Ok(job) => execute(storage, from, to, job, overwrite, dry_run).await,
+                Err(e) => Err(e),
+            }
+        }
+    });
+    // A dry run keeps name order so it shows the first names; a copy lets
+    // a slow object not hold up the others.
+    let mut results: BoxStream<'_, _> = if dry_run {
+        work.buffered(plan.concurrency).boxed()
+    } else {
+        work.buffer_unordered(plan.concurrency).boxed()
+    };
+    let mut names = Vec::new();
+    while let Some(result) = results.next().await {
+        let (done, key) = result?;
+        match done {
+            Done::Copied(bytes) => {
+                counts.copied.fetch_add(1, Ordering::Relaxed);
+                counts.bytes_copied.fetch_add(bytes, Ordering::Relaxed);
+                if names.len() < plan.show {
+                    names.push(key);
+                }
+            }
+            Done::Skipped => {
+                counts.skipped.fetch_add(1, Ordering::Relaxed);
+            }
+            Done::Conflict => {
+                counts.conflicts.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        ctx.progress.advance(1);
+    }
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params() -> Params {
+        Params {
+            source_bucket: Some("gs://docs-int/ref/".into()),
+            dest_bucket: Some("gs://docs-sbx".into()),
+            pr_number: Some("7".into()),
+            env_prefix: EnvPrefix::DEFAULT.into(),
+            concurrency: "8".into(),
+            show: "20".into(),
+            retry_attempts: "3".into(),
+            ..Params::default()
+        }
+    }
+
+    #[test]
+    fn a_bare_destination_bucket_gets_the_environment_prefix() {
+        let plan = validate(&params()).unwrap();
+        assert_eq!(plan.dest.to_string(), "gs://docs-sbx/sbx-pr-7/");
+        assert_eq!(plan.environment.as_str(), "sbx-pr-7");
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let p = Params {
+            source_bucket: Some("gs://Bad_Bucket/../x".into()),
+            dest_bucket: None,
+            include: vec!["[oops".into()],
+            max_objects: Some("0".into()),
+            max_bytes: Some("lots".into()),
+            newer_than: Some("yesterday".into()),
+            concurrency: "0".into(),
+            ..params()
+        };
+        let err = validate(&p).unwrap_err();
+        assert_eq!(err.kind, sandbox_core::ErrorKind::InvalidParams);
+        let fields: std::collections::BTreeSet<&str> =
+            err.details.iter().map(|d| d.field.as_str()).collect();
+        assert_eq!(
+            fields.into_iter().collect::<Vec<_>>(),
+            [
+                "concurrency",
+                "dest_bucket",
+                "include",
+                "max_bytes",
+                "max_objects",
+                "newer_than",
+                "source_bucket"
+            ]
+        );
+    }
+
+    #[test]
+    fn destinations_outside_the_environment_or_on_the_source_are_refused() {
+        let onto_source = Params {
+            dest_bucket: Some("gs://docs-int/ref/".into()),
+            ..params()
+        };
+        let err = validate(&onto_source).unwrap_err();
+        assert_eq!(err.kind, sandbox_core::ErrorKind::Refused);
+        assert_eq!(err.details[0].rule, "destination-overlaps-source");
+        let foreign = Params {
+            dest_bucket: Some("gs://docs-sbx/shared/".into()),
+            ..params()
+        };
+        assert_eq!(
+            validate(&foreign).unwrap_err().details[0].rule,
+            "foreign-destination"
+        );
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1024").unwrap(), 1024);
+        assert_eq!(parse_size("500MB").unwrap(), 500_000_000);
+        assert_eq!(parse_size("2GiB").unwrap(), 2 << 30);
+        for bad in ["", "0", "MB", "1XB", "-1"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
+}
