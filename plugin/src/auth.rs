@@ -108,7 +108,9 @@ impl TokenFile {
         });
         match &token {
             Some(_) => tracing::info!(path = %self.path.display(), "token loaded"),
-            None => tracing::warn!(path = %self.path.display(), "no token: every call will be refused"),
+            None => {
+                tracing::warn!(path = %self.path.display(), "no token: every call will be refused")
+            }
         }
         let next = Arc::new(Loaded { stamp, token });
         let mut guard = match self.loaded.write() {
@@ -124,7 +126,11 @@ impl TokenFile {
 fn stamp(path: &std::path::Path) -> Option<Stamp> {
     use std::os::unix::fs::MetadataExt;
     let meta = std::fs::metadata(path).ok()?;
-    Some(Stamp { modified: meta.modified().ok(), len: meta.len(), inode: meta.ino() })
+    Some(Stamp {
+        modified: meta.modified().ok(),
+        len: meta.len(),
+        inode: meta.ino(),
+    })
 }
 
 /// Compare without an early exit, so the time taken does not tell how many

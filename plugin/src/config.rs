@@ -14,7 +14,11 @@ use std::time::Duration;
 /// The Argo executor plugin that runs sandbox tasks inside the workflow's
 /// agent pod.
 #[derive(Debug, Parser)]
-#[command(name = "sandbox-plugin", version, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "sandbox-plugin",
+    version,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     /// What to do instead of serving.
     #[command(subcommand)]
@@ -82,7 +86,11 @@ impl ServeArgs {
         Limits {
             max_running: self.max_running as usize,
             deadline: self.deadline,
-            task_deadlines: self.task_deadlines.iter().cloned().collect::<HashMap<_, _>>(),
+            task_deadlines: self
+                .task_deadlines
+                .iter()
+                .cloned()
+                .collect::<HashMap<_, _>>(),
             ttl: self.result_ttl,
             max_finished: self.max_finished,
         }
@@ -123,10 +131,18 @@ mod tests {
 
     #[test]
     fn task_deadlines_name_real_tasks() {
-        let cli = Cli::try_parse_from(["sandbox-plugin", "--task-deadline", "check-params=90s"]).unwrap();
-        assert_eq!(cli.serve.limits().task_deadlines["check-params"], Duration::from_secs(90));
-        assert!(Cli::try_parse_from(["sandbox-plugin", "--task-deadline", "no-such-task=1s"]).is_err());
-        assert!(Cli::try_parse_from(["sandbox-plugin", "--task-deadline", "check-params"]).is_err());
+        let cli =
+            Cli::try_parse_from(["sandbox-plugin", "--task-deadline", "check-params=90s"]).unwrap();
+        assert_eq!(
+            cli.serve.limits().task_deadlines["check-params"],
+            Duration::from_secs(90)
+        );
+        assert!(
+            Cli::try_parse_from(["sandbox-plugin", "--task-deadline", "no-such-task=1s"]).is_err()
+        );
+        assert!(
+            Cli::try_parse_from(["sandbox-plugin", "--task-deadline", "check-params"]).is_err()
+        );
     }
 
     #[test]

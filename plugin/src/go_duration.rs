@@ -43,7 +43,9 @@ pub fn parse(s: &str) -> Result<Duration, String> {
         }
         let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let part = match &rest[..unit_len] {
             "ms" => Duration::from_millis(n),
             "s" => Duration::from_secs(n),
@@ -83,7 +85,16 @@ mod tests {
             assert_eq!(parse(&format(d)).unwrap(), d);
         }
         assert_eq!(parse("250ms").unwrap(), Duration::from_millis(250));
-        for bad in ["", "5", "s", "5x", "-5s", "1.5s", "5s ", "99999999999999999999h"] {
+        for bad in [
+            "",
+            "5",
+            "s",
+            "5x",
+            "-5s",
+            "1.5s",
+            "5s ",
+            "99999999999999999999h",
+        ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
     }

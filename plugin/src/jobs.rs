@@ -95,7 +95,12 @@ pub struct JobKey {
 
 impl JobKey {
     /// The key of a call.
-    pub fn new(workflow_uid: &str, template: &str, task: &str, params: &Map<String, Value>) -> Self {
+    pub fn new(
+        workflow_uid: &str,
+        template: &str,
+        task: &str,
+        params: &Map<String, Value>,
+    ) -> Self {
         let mut canonical = String::new();
         write_canonical(&mut canonical, &Value::Object(params.clone()));
         JobKey {
@@ -234,7 +239,9 @@ pub struct Jobs {
 
 impl std::fmt::Debug for Jobs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Jobs").field("limits", &self.limits).finish_non_exhaustive()
+        f.debug_struct("Jobs")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
     }
 }
 
@@ -277,7 +284,11 @@ impl Jobs {
 
     /// Answer a call: find its job or start one, then wait up to `wait` for
     /// it to finish.
-    pub async fn execute(self: &Arc<Self>, request: JobRequest, wait: Duration) -> Result<Answer, Draining> {
+    pub async fn execute(
+        self: &Arc<Self>,
+        request: JobRequest,
+        wait: Duration,
+    ) -> Result<Answer, Draining> {
         let job = match self.find_or_start(&request)? {
             Ok(job) => job,
             Err(running) => return Ok(Answer::Pending { running }),
@@ -296,14 +307,20 @@ impl Jobs {
                 if matches!(result, Finished::Failed { .. }) {
                     self.forget(&request.key, job.id);
                 }
-                Answer::Done { task: job.task.clone(), result }
+                Answer::Done {
+                    task: job.task.clone(),
+                    result,
+                }
             }
         })
     }
 
     /// The job for `request`, or the number of running jobs when there is no
     /// slot to start one.
-    fn find_or_start(self: &Arc<Self>, request: &JobRequest) -> Result<Result<Arc<Job>, usize>, Draining> {
+    fn find_or_start(
+        self: &Arc<Self>,
+        request: &JobRequest,
+    ) -> Result<Result<Arc<Job>, usize>, Draining> {
         let mut table = self.lock();
         self.sweep(&mut table, Instant::now());
         if let Some(job) = table.jobs.get(&request.key) {
@@ -340,21 +357,33 @@ impl Jobs {
             .get(&request.task)
             .copied()
             .unwrap_or(self.limits.deadline);
-        let ctx = Context { progress: job.progress.clone(), ..Context::default() };
+        let ctx = Context {
+            progress: job.progress.clone(),
+            ..Context::default()
+        };
         let redactor = ctx.redactor.clone();
         tracing::info!(task = %request.task, workflow = %request.workflow, job = job.id, "task started");
         // The task runs in a task of its own so that a panic inside it is a
         // JoinError here rather than a job stuck in Running (where panics
         // unwind; a release build aborts the process, and the agent's
         // re-sent call starts the task again in the restarted plugin).
-        let mut task = tokio::spawn(self.dispatch.run(request.task.clone(), request.params.clone(), ctx));
+        let mut task = tokio::spawn(self.dispatch.run(
+            request.task.clone(),
+            request.params.clone(),
+            ctx,
+        ));
         let task_abort = task.abort_handle();
         let this = Arc::clone(self);
         let (key, job_ref, name) = (request.key.clone(), Arc::clone(job), request.task.clone());
         let watcher = tokio::spawn(async move {
             let result = match tokio::time::timeout(deadline, &mut task).await {
-                Ok(Ok(Ok(outputs))) => Finished::Succeeded { outputs, took: job_ref.started.elapsed() },
-                Ok(Ok(Err(error))) => Finished::Failed { message: failure_message(&name, &error, &redactor) },
+                Ok(Ok(Ok(outputs))) => Finished::Succeeded {
+                    outputs,
+                    took: job_ref.started.elapsed(),
+                },
+                Ok(Ok(Err(error))) => Finished::Failed {
+                    message: failure_message(&name, &error, &redactor),
+                },
                 Ok(Err(join)) => Finished::Failed {
                     message: if join.is_panic() {
                         format!("{name} failed (internal): the task panicked; this is a bug")
@@ -446,17 +475,23 @@ impl Jobs {
     }
 }
 
-/// A task's failure as the node's message: what failed and every problem,
-/// redacted (a message ends up in the Argo UI and the workflow's status).
-pub fn failure_message(task: &str, error: &TaskError, redactor: &sandbox_core::redact::Redactor) -> String {
-    let mut message = format!("{task} failed ({}): {}", error.kind, error.full_message());
-    if error.details.len() > 1 {
+/// A task's failure as the node's message: what failed, and every problem
+/// with its fix (the Argo UI shows only this message, not the task's JSON
+/// details), redacted: it ends up in the workflow's status.
+pub fn failure_message(
+    task: &str,
+    error: &TaskError,
+    redactor: &sandbox_core::redact::Redactor,
+) -> String {
+    let mut message = format!("{task} failed ({}): ", error.kind);
+    if error.details.is_empty() {
+        message.push_str(&error.full_message());
+    } else {
         let problems: Vec<String> = error
             .details
             .iter()
-            .map(|p| format!("{}: {}", p.field, p.message))
+            .map(|p| format!("{}: {} (fix: {})", p.field, p.message, p.fix))
             .collect();
-        message.push_str(" — ");
         message.push_str(&problems.join("; "));
     }
     redactor.mask(&message)
@@ -474,7 +509,10 @@ mod tests {
         let key = |v: &Value| JobKey::new("uid", "t", "check-params", v.as_object().unwrap());
         assert_eq!(key(&a), key(&b));
         assert_ne!(key(&a), key(&json!({"b": 2, "a": {"y": [1, 2], "x": "s"}})));
-        assert_ne!(key(&a), JobKey::new("uid2", "t", "check-params", a.as_object().unwrap()));
+        assert_ne!(
+            key(&a),
+            JobKey::new("uid2", "t", "check-params", a.as_object().unwrap())
+        );
     }
 
     #[test]
@@ -491,8 +529,11 @@ mod tests {
             problem("repo_url", "https://u:hunter22@h/r has a password"),
         ]);
         let message = failure_message("check-params", &error, &Default::default());
-        assert!(message.starts_with("check-params failed (invalid-params): 2 problems"), "{message}");
-        assert!(message.contains("pr_number: must be a positive integer"), "{message}");
+        assert!(
+            message.starts_with("check-params failed (invalid-params): pr_number: must"),
+            "{message}"
+        );
+        assert!(message.contains("; repo_url: "), "{message}");
         assert!(message.contains("https://***@h/r"), "{message}");
         assert!(!message.contains("hunter22"), "{message}");
     }

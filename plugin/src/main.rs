@@ -43,7 +43,10 @@ fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(n) = args.workers {
         builder.worker_threads(n as usize);
     }
-    let runtime = builder.enable_all().build().context("cannot start the async runtime")?;
+    let runtime = builder
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
@@ -56,10 +59,15 @@ fn run(args: ServeArgs) -> anyhow::Result<()> {
             "serving"
         );
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = serve(listener, state, async move {
-            shutdown_signal().await;
-            let _ = stopping_tx.send(());
-        }, args.grace);
+        let server = serve(
+            listener,
+            state,
+            async move {
+                shutdown_signal().await;
+                let _ = stopping_tx.send(());
+            },
+            args.grace,
+        );
         // After the grace period, open connections get a few seconds to be
         // answered; a connection that never finishes must not keep the pod
         // from terminating.

@@ -43,7 +43,9 @@ fn invalid(message: impl Into<String>) -> ManifestError {
 }
 
 fn object<'a>(value: &'a Value, at: &str) -> Result<&'a Map<String, Value>, ManifestError> {
-    value.as_object().ok_or_else(|| invalid(format!("{at} must be an object")))
+    value
+        .as_object()
+        .ok_or_else(|| invalid(format!("{at} must be an object")))
 }
 
 /// Only the keys Argo's strict decoding knows.
@@ -73,19 +75,34 @@ fn to_configmap(plugin: &Value) -> Result<Value, ManifestError> {
     let spec = object(top.get("spec").unwrap_or(&Value::Null), "spec")?;
     only_keys(spec, "spec", &["sidecar"])?;
     let sidecar = object(spec.get("sidecar").unwrap_or(&Value::Null), "spec.sidecar")?;
-    only_keys(sidecar, "spec.sidecar", &["automountServiceAccountToken", "container"])?;
+    only_keys(
+        sidecar,
+        "spec.sidecar",
+        &["automountServiceAccountToken", "container"],
+    )?;
     let automount = match sidecar.get("automountServiceAccountToken") {
         None => false,
         Some(Value::Bool(b)) => *b,
-        Some(_) => return Err(invalid("spec.sidecar.automountServiceAccountToken must be true or false")),
+        Some(_) => {
+            return Err(invalid(
+                "spec.sidecar.automountServiceAccountToken must be true or false",
+            ));
+        }
     };
     let container = sidecar
         .get("container")
         .ok_or_else(|| invalid("spec.sidecar.container is required"))?;
     validate_container(object(container, "spec.sidecar.container")?)?;
 
-    let mut labels = metadata.get("labels").and_then(Value::as_object).cloned().unwrap_or_default();
-    labels.insert("workflows.argoproj.io/configmap-type".into(), Value::String(kind.into()));
+    let mut labels = metadata
+        .get("labels")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    labels.insert(
+        "workflows.argoproj.io/configmap-type".into(),
+        Value::String(kind.into()),
+    );
     let mut meta = Map::new();
     if let Some(annotations) = metadata.get("annotations").and_then(Value::as_object) {
         if !annotations.is_empty() {
@@ -95,13 +112,24 @@ fn to_configmap(plugin: &Value) -> Result<Value, ManifestError> {
     // A zero metav1.Time marshals as null; Go writes it, so do we.
     meta.insert("creationTimestamp".into(), Value::Null);
     meta.insert("labels".into(), Value::Object(labels));
-    meta.insert("name".into(), Value::String(format!("{name}-executor-plugin")));
-    if let Some(ns) = metadata.get("namespace").and_then(Value::as_str).filter(|n| !n.is_empty()) {
+    meta.insert(
+        "name".into(),
+        Value::String(format!("{name}-executor-plugin")),
+    );
+    if let Some(ns) = metadata
+        .get("namespace")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+    {
         meta.insert("namespace".into(), Value::String(ns.into()));
     }
-    let container_yaml = yaml_serde::to_string(&sorted(container.clone())).map_err(ManifestError::Yaml)?;
+    let container_yaml =
+        yaml_serde::to_string(&sorted(container.clone())).map_err(ManifestError::Yaml)?;
     let mut data = Map::new();
-    data.insert("sidecar.automountServiceAccountToken".into(), Value::String(automount.to_string()));
+    data.insert(
+        "sidecar.automountServiceAccountToken".into(),
+        Value::String(automount.to_string()),
+    );
     data.insert("sidecar.container".into(), Value::String(container_yaml));
     let mut cm = Map::new();
     cm.insert("apiVersion".into(), Value::String("v1".into()));
@@ -115,11 +143,19 @@ fn to_configmap(plugin: &Value) -> Result<Value, ManifestError> {
 fn validate_container(c: &Map<String, Value>) -> Result<(), ManifestError> {
     let ports = c.get("ports").and_then(Value::as_array).map_or(0, Vec::len);
     if ports == 0 {
-        return Err(invalid("sidecar is invalid: at least one port is mandatory"));
+        return Err(invalid(
+            "sidecar is invalid: at least one port is mandatory",
+        ));
     }
     let resources = c.get("resources").and_then(Value::as_object);
-    for (key, what) in [("requests", "resources requests"), ("limits", "resources limits")] {
-        if resources.and_then(|r| r.get(key)).is_none_or(Value::is_null) {
+    for (key, what) in [
+        ("requests", "resources requests"),
+        ("limits", "resources limits"),
+    ] {
+        if resources
+            .and_then(|r| r.get(key))
+            .is_none_or(Value::is_null)
+        {
             return Err(invalid(format!("sidecar is invalid: {what} are mandatory")));
         }
     }
@@ -164,19 +200,33 @@ spec:
     fn argo_rejects_what_we_reject() {
         assert!(configmap(MINIMAL).is_ok());
         let cases = [
-            ("      ports: [{containerPort: 4355}]\n", "port is mandatory"),
-            ("      securityContext: {runAsUser: 1000}\n", "security context"),
-            ("      resources: {requests: {cpu: 100m}, limits: {cpu: 200m}}\n", "requests"),
+            (
+                "      ports: [{containerPort: 4355}]\n",
+                "port is mandatory",
+            ),
+            (
+                "      securityContext: {runAsUser: 1000}\n",
+                "security context",
+            ),
+            (
+                "      resources: {requests: {cpu: 100m}, limits: {cpu: 200m}}\n",
+                "requests",
+            ),
         ];
         for (line, want) in cases {
             let yaml = MINIMAL.replace(line, "");
             let error = configmap(&yaml).unwrap_err().to_string();
             assert!(error.contains(want), "{error}");
         }
-        let error = configmap(&MINIMAL.replace("kind: ExecutorPlugin", "kind: Plugin")).unwrap_err();
+        let error =
+            configmap(&MINIMAL.replace("kind: ExecutorPlugin", "kind: Plugin")).unwrap_err();
         assert!(error.to_string().contains("ExecutorPlugin"));
-        let error = configmap(&MINIMAL.replace("  sidecar:", "  extra: 1\n  sidecar:")).unwrap_err();
-        assert!(error.to_string().contains("unknown field spec.extra"), "{error}");
+        let error =
+            configmap(&MINIMAL.replace("  sidecar:", "  extra: 1\n  sidecar:")).unwrap_err();
+        assert!(
+            error.to_string().contains("unknown field spec.extra"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -185,9 +235,13 @@ spec:
         assert!(text.starts_with(HEADER));
         let cm: Value = yaml_serde::from_str(&text).unwrap();
         assert_eq!(cm["metadata"]["name"], "hello-executor-plugin");
-        assert_eq!(cm["metadata"]["labels"]["workflows.argoproj.io/configmap-type"], "ExecutorPlugin");
+        assert_eq!(
+            cm["metadata"]["labels"]["workflows.argoproj.io/configmap-type"],
+            "ExecutorPlugin"
+        );
         assert_eq!(cm["data"]["sidecar.automountServiceAccountToken"], "false");
-        let container: Value = yaml_serde::from_str(cm["data"]["sidecar.container"].as_str().unwrap()).unwrap();
+        let container: Value =
+            yaml_serde::from_str(cm["data"]["sidecar.container"].as_str().unwrap()).unwrap();
         assert_eq!(container["ports"][0]["containerPort"], 4355);
         let keys: Vec<&String> = container.as_object().unwrap().keys().collect();
         let mut want = keys.clone();

@@ -57,7 +57,9 @@ impl Outcome {
 
 /// Upper bounds (seconds) of the task duration histogram: from a
 /// validation in microseconds to a database restore in an hour.
-const BUCKETS: [f64; 12] = [0.001, 0.005, 0.025, 0.1, 0.5, 1.0, 5.0, 30.0, 120.0, 600.0, 1800.0, 3600.0];
+const BUCKETS: [f64; 12] = [
+    0.001, 0.005, 0.025, 0.1, 0.5, 1.0, 5.0, 30.0, 120.0, 600.0, 1800.0, 3600.0,
+];
 
 #[derive(Debug, Default, Clone)]
 struct Histogram {
@@ -118,14 +120,22 @@ impl Metrics {
         out.push_str("# TYPE sandbox_plugin_requests_total counter\n");
         for outcome in Outcome::ALL {
             let n = self.requests[outcome as usize].load(Ordering::Relaxed);
-            let _ = writeln!(out, "sandbox_plugin_requests_total{{outcome=\"{}\"}} {n}", outcome.label());
+            let _ = writeln!(
+                out,
+                "sandbox_plugin_requests_total{{outcome=\"{}\"}} {n}",
+                outcome.label()
+            );
         }
         out.push_str("# HELP sandbox_plugin_jobs_running Tasks running now.\n");
         out.push_str("# TYPE sandbox_plugin_jobs_running gauge\n");
         let _ = writeln!(out, "sandbox_plugin_jobs_running {running}");
         out.push_str("# HELP sandbox_plugin_jobs_started_total Tasks started.\n");
         out.push_str("# TYPE sandbox_plugin_jobs_started_total counter\n");
-        let _ = writeln!(out, "sandbox_plugin_jobs_started_total {}", self.jobs_started());
+        let _ = writeln!(
+            out,
+            "sandbox_plugin_jobs_started_total {}",
+            self.jobs_started()
+        );
         out.push_str("# HELP sandbox_plugin_task_duration_seconds How long finished tasks took.\n");
         out.push_str("# TYPE sandbox_plugin_task_duration_seconds histogram\n");
         let map = match self.durations.lock() {
@@ -135,11 +145,26 @@ impl Metrics {
         for ((task, result), h) in &map {
             let labels = format!("task=\"{}\",result=\"{result}\"", escape(task));
             for (bound, count) in BUCKETS.iter().zip(h.counts) {
-                let _ = writeln!(out, "sandbox_plugin_task_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}");
+                let _ = writeln!(
+                    out,
+                    "sandbox_plugin_task_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}"
+                );
             }
-            let _ = writeln!(out, "sandbox_plugin_task_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
-            let _ = writeln!(out, "sandbox_plugin_task_duration_seconds_sum{{{labels}}} {}", h.sum);
-            let _ = writeln!(out, "sandbox_plugin_task_duration_seconds_count{{{labels}}} {}", h.count);
+            let _ = writeln!(
+                out,
+                "sandbox_plugin_task_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                out,
+                "sandbox_plugin_task_duration_seconds_sum{{{labels}}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "sandbox_plugin_task_duration_seconds_count{{{labels}}} {}",
+                h.count
+            );
         }
         out
     }
@@ -147,7 +172,10 @@ impl Metrics {
 
 /// Label values escape `\`, `"` and newlines.
 fn escape(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -163,11 +191,18 @@ mod tests {
         m.job_started();
         m.job_finished("check-params", true, Duration::from_millis(3));
         let text = m.render(2);
-        assert!(text.contains("sandbox_plugin_requests_total{outcome=\"not_mine\"} 2\n"), "{text}");
+        assert!(
+            text.contains("sandbox_plugin_requests_total{outcome=\"not_mine\"} 2\n"),
+            "{text}"
+        );
         assert!(text.contains("sandbox_plugin_requests_total{outcome=\"forbidden\"} 1\n"));
         assert!(text.contains("sandbox_plugin_jobs_running 2\n"));
         assert!(text.contains("sandbox_plugin_jobs_started_total 1\n"));
-        let bucket = |le: &str| format!("sandbox_plugin_task_duration_seconds_bucket{{task=\"check-params\",result=\"succeeded\",le=\"{le}\"}}");
+        let bucket = |le: &str| {
+            format!(
+                "sandbox_plugin_task_duration_seconds_bucket{{task=\"check-params\",result=\"succeeded\",le=\"{le}\"}}"
+            )
+        };
         assert!(text.contains(&format!("{} 0\n", bucket("0.001"))));
         assert!(text.contains(&format!("{} 1\n", bucket("0.005"))));
         assert!(text.contains(&format!("{} 1\n", bucket("+Inf"))));

@@ -146,7 +146,10 @@ pub struct ExecuteTemplateReply {
 impl ExecuteTemplateReply {
     /// `{}`: some other plugin's template.
     pub fn not_mine() -> Self {
-        ExecuteTemplateReply { node: None, requeue: None }
+        ExecuteTemplateReply {
+            node: None,
+            requeue: None,
+        }
     }
 
     /// Started and not finished: ask again after `requeue`.
@@ -165,7 +168,12 @@ impl ExecuteTemplateReply {
 
     fn waiting(phase: Phase, message: String, progress: Option<String>, requeue: Duration) -> Self {
         ExecuteTemplateReply {
-            node: Some(NodeResult { phase, message, outputs: None, progress }),
+            node: Some(NodeResult {
+                phase,
+                message,
+                outputs: None,
+                progress,
+            }),
             // A zero requeue would read as "do not call again": never send it.
             requeue: Some(go_duration::format(requeue.max(Duration::from_secs(1)))),
         }
@@ -175,7 +183,10 @@ impl ExecuteTemplateReply {
     pub fn succeeded(message: String, outputs: &Outputs) -> Self {
         let parameters = outputs
             .iter()
-            .map(|(name, value)| Parameter { name: name.to_string(), value: value.to_string() })
+            .map(|(name, value)| Parameter {
+                name: name.to_string(),
+                value: value.to_string(),
+            })
             .collect();
         ExecuteTemplateReply {
             node: Some(NodeResult {
@@ -191,7 +202,12 @@ impl ExecuteTemplateReply {
     /// Done, failed; no outputs.
     pub fn failed(message: String) -> Self {
         ExecuteTemplateReply {
-            node: Some(NodeResult { phase: Phase::Failed, message, outputs: None, progress: None }),
+            node: Some(NodeResult {
+                phase: Phase::Failed,
+                message,
+                outputs: None,
+                progress: None,
+            }),
             requeue: None,
         }
     }

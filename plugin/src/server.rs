@@ -108,7 +108,10 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        json_response(self.status(), &serde_json::json!({ "error": self.to_string() }))
+        json_response(
+            self.status(),
+            &serde_json::json!({ "error": self.to_string() }),
+        )
     }
 }
 
@@ -142,7 +145,11 @@ async fn not_found() -> ApiError {
     ApiError::NotFound
 }
 
-async fn execute(State(state): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+async fn execute(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let result = answer(&state, &headers, body).await;
     let response = match result {
         Ok(reply) => {
@@ -219,18 +226,30 @@ async fn answer(
     let answer = state.0.jobs.execute(request, state.0.sync_wait).await?;
     let requeue = state.0.requeue;
     Ok(match answer {
-        Answer::Pending { running } => {
-            ExecuteTemplateReply::pending(format!("waiting for a free slot: {running} tasks running"), requeue)
-        }
-        Answer::Running { task, progress, elapsed } => ExecuteTemplateReply::running(
+        Answer::Pending { running } => ExecuteTemplateReply::pending(
+            format!("waiting for a free slot: {running} tasks running"),
+            requeue,
+        ),
+        Answer::Running {
+            task,
+            progress,
+            elapsed,
+        } => ExecuteTemplateReply::running(
             format!("{task} running for {}s", elapsed.as_secs()),
             progress,
             requeue,
         ),
-        Answer::Done { task, result: Finished::Succeeded { outputs, took } } => {
-            ExecuteTemplateReply::succeeded(format!("{task} succeeded in {} ms", took.as_millis()), &outputs)
-        }
-        Answer::Done { result: Finished::Failed { message }, .. } => ExecuteTemplateReply::failed(message),
+        Answer::Done {
+            task,
+            result: Finished::Succeeded { outputs, took },
+        } => ExecuteTemplateReply::succeeded(
+            format!("{task} succeeded in {} ms", took.as_millis()),
+            &outputs,
+        ),
+        Answer::Done {
+            result: Finished::Failed { message },
+            ..
+        } => ExecuteTemplateReply::failed(message),
     })
 }
 
