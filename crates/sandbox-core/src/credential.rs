@@ -34,7 +34,11 @@ impl CredentialRef {
     pub fn parse(s: &str) -> Result<Self, Invalid> {
         if let Some(path) = s.strip_prefix("file:") {
             if path.is_empty() {
-                return Err(Invalid::one("credential-ref", "file: reference has no path", FIX));
+                return Err(Invalid::one(
+                    "credential-ref",
+                    "file: reference has no path",
+                    FIX,
+                ));
             }
             return Ok(CredentialRef::File(PathBuf::from(path)));
         }
@@ -65,7 +69,11 @@ impl CredentialRef {
         let mut v = Vec::new();
         let (location, key) = rest.split_once('#').unwrap_or((rest, ""));
         if key.is_empty() {
-            v.push(Violation::new("vault-ref", "vault reference has no #key", FIX));
+            v.push(Violation::new(
+                "vault-ref",
+                "vault reference has no #key",
+                FIX,
+            ));
         }
         let (mount, path) = location.split_once('/').unwrap_or((location, ""));
         let segments: Vec<&str> = path.split('/').collect();
@@ -84,7 +92,11 @@ impl CredentialRef {
             ));
         }
         if rest.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            v.push(Violation::new("vault-ref", "vault reference contains spaces or control characters", FIX));
+            v.push(Violation::new(
+                "vault-ref",
+                "vault reference contains spaces or control characters",
+                FIX,
+            ));
         }
         Invalid::check(v)?;
         Ok(CredentialRef::Vault {
@@ -119,8 +131,14 @@ mod tests {
 
     #[test]
     fn the_three_forms_parse() {
-        assert_eq!(CredentialRef::parse("env:DB_URL").unwrap(), CredentialRef::Env("DB_URL".into()));
-        assert!(matches!(CredentialRef::parse("file:/var/run/secret").unwrap(), CredentialRef::File(_)));
+        assert_eq!(
+            CredentialRef::parse("env:DB_URL").unwrap(),
+            CredentialRef::Env("DB_URL".into())
+        );
+        assert!(matches!(
+            CredentialRef::parse("file:/var/run/secret").unwrap(),
+            CredentialRef::File(_)
+        ));
         let vault = CredentialRef::parse("vault://secret/sandboxes/{environment}/db#url").unwrap();
         assert_eq!(
             vault,

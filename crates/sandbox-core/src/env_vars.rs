@@ -18,10 +18,13 @@ pub const TOOLS_DIR: &str = "SANDBOX_TOOLS_DIR";
 /// snake case (`base_branch` or `base-branch` → `SANDBOX_BASE_BRANCH`).
 pub fn flag_env(name: &str) -> String {
     let mut out = String::from("SANDBOX_");
-    out.extend(
-        name.chars()
-            .map(|c| if c == '-' { '_' } else { c.to_ascii_uppercase() }),
-    );
+    out.extend(name.chars().map(|c| {
+        if c == '-' {
+            '_'
+        } else {
+            c.to_ascii_uppercase()
+        }
+    }));
     out
 }
 

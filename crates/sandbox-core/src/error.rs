@@ -140,7 +140,10 @@ impl TaskError {
     /// The message followed by each cause once: `a: b: c`.
     pub fn full_message(&self) -> String {
         let mut out = self.message.clone();
-        let mut next = self.source.as_deref().map(|e| e as &(dyn StdError + 'static));
+        let mut next = self
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static));
         while let Some(cause) = next {
             let text = cause.to_string();
             if !out.ends_with(&text) {
@@ -156,11 +159,14 @@ impl TaskError {
 fn summarize(what: &str, problems: &[Problem]) -> String {
     match problems {
         [] => what.to_string(),
-        [one] => format!("{what}: {}: {}", one.field, one.message),
+        [one] => format!("{what}: {}: {} (rule {})", one.field, one.message, one.rule),
         many => {
-            let mut fields: Vec<&str> = many.iter().map(|p| p.field.as_str()).collect();
-            fields.dedup();
-            format!("{} problems ({what}): {}", many.len(), fields.join(", "))
+            let mut named: Vec<String> = many
+                .iter()
+                .map(|p| format!("{} ({})", p.field, p.rule))
+                .collect();
+            named.dedup();
+            format!("{} problems ({what}): {}", many.len(), named.join(", "))
         }
     }
 }
@@ -173,7 +179,9 @@ impl fmt::Display for TaskError {
 
 impl StdError for TaskError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.source.as_deref().map(|e| e as &(dyn StdError + 'static))
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static))
     }
 }
 

@@ -20,7 +20,10 @@ impl Outputs {
     /// caller controls them, so a bad name is a bug.
     pub fn set(&mut self, name: &str, value: impl ToString) -> &mut Self {
         debug_assert!(
-            !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+            !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
             "output name {name:?} is not snake_case"
         );
         let value = value.to_string();
@@ -33,7 +36,10 @@ impl Outputs {
 
     /// The value of an output.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every output, in order.
@@ -72,13 +78,24 @@ mod tests {
     #[test]
     fn outputs_keep_order_replace_in_place_and_land_as_files() {
         let mut out = Outputs::new();
-        out.set("branch", "sbx-pr-1").set("commit", "abc").set("branch", "sbx-pr-2");
-        assert_eq!(serde_json::to_string(&out).unwrap(), r#"{"branch":"sbx-pr-2","commit":"abc"}"#);
+        out.set("branch", "sbx-pr-1")
+            .set("commit", "abc")
+            .set("branch", "sbx-pr-2");
+        assert_eq!(
+            serde_json::to_string(&out).unwrap(),
+            r#"{"branch":"sbx-pr-2","commit":"abc"}"#
+        );
         let dir = tempfile::tempdir().unwrap();
         out.write_to(&dir.path().join("outputs")).unwrap();
         let read = |n: &str| std::fs::read_to_string(dir.path().join("outputs").join(n)).unwrap();
-        assert_eq!((read("branch"), read("commit")), ("sbx-pr-2".to_string(), "abc".to_string()));
-        let names: Vec<_> = std::fs::read_dir(dir.path().join("outputs")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(
+            (read("branch"), read("commit")),
+            ("sbx-pr-2".to_string(), "abc".to_string())
+        );
+        let names: Vec<_> = std::fs::read_dir(dir.path().join("outputs"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 2, "no temporary files left: {names:?}");
     }
 }

@@ -2,7 +2,9 @@
 //! write, delete or restore into. A refusal names its rule; tasks exit 5.
 
 use crate::error::Problem;
-use crate::params::{BranchName, BucketUrl, DatabaseName, EnvPrefix, EnvironmentName, Invalid, Namespace, PrNumber};
+use crate::params::{
+    BranchName, BucketUrl, DatabaseName, EnvPrefix, EnvironmentName, Invalid, Namespace, PrNumber,
+};
 
 /// Branches never written, force-pushed or deleted. `release/*` protects
 /// every branch below `release/`.
@@ -102,10 +104,12 @@ impl Policy {
     /// True when `branch` matches a protected name or pattern.
     pub fn is_protected_branch(&self, branch: &BranchName) -> bool {
         let name = branch.as_str();
-        self.protected_branches.iter().any(|p| match p.strip_suffix("/*") {
-            Some(dir) => name.starts_with(&format!("{dir}/")),
-            None => name == p,
-        })
+        self.protected_branches
+            .iter()
+            .any(|p| match p.strip_suffix("/*") {
+                Some(dir) => name.starts_with(&format!("{dir}/")),
+                None => name == p,
+            })
     }
 
     /// An environment must carry the sandbox prefix, so no task ever mistakes
@@ -116,7 +120,10 @@ impl Policy {
         } else {
             Err(Refusal::new(
                 "environment-prefix",
-                format!("environment {env} does not start with the sandbox prefix {}", self.prefix.as_str()),
+                format!(
+                    "environment {env} does not start with the sandbox prefix {}",
+                    self.prefix.as_str()
+                ),
                 "use a name such as <prefix>pr-<N>, or set --env-prefix",
             ))
         }
@@ -128,7 +135,9 @@ impl Policy {
         if self.is_protected_branch(branch) {
             return Err(Refusal::new(
                 "protected-branch",
-                format!("branch {branch} is protected: sandbox tasks never write, force-push or delete it"),
+                format!(
+                    "branch {branch} is protected: sandbox tasks never write, force-push or delete it"
+                ),
                 "target the environment's own branch (the default is the environment name)",
             ));
         }
@@ -151,7 +160,10 @@ impl Policy {
             Err(Refusal::new(
                 "foreign-namespace",
                 format!("namespace {ns} is not the environment's namespace"),
-                format!("use {} or leave it to be derived", Namespace::for_environment(env)),
+                format!(
+                    "use {} or leave it to be derived",
+                    Namespace::for_environment(env)
+                ),
             ))
         }
     }
@@ -264,21 +276,46 @@ mod tests {
         let policy = Policy::default().protect_branches(["hotfix/*".to_string()]);
         for b in ["main", "release/1.2", "prod", "hotfix/x"] {
             let branch = BranchName::parse(b).unwrap();
-            assert_eq!(rule(policy.check_branch(&branch, &env())), "protected-branch", "{b}");
+            assert_eq!(
+                rule(policy.check_branch(&branch, &env())),
+                "protected-branch",
+                "{b}"
+            );
         }
-        assert_eq!(rule(policy.check_branch(&BranchName::parse("releases").unwrap(), &env())), "foreign-branch");
-        assert_eq!(rule(policy.check_branch(&BranchName::parse("sbx-pr-7").unwrap(), &env())), "allowed");
+        assert_eq!(
+            rule(policy.check_branch(&BranchName::parse("releases").unwrap(), &env())),
+            "foreign-branch"
+        );
+        assert_eq!(
+            rule(policy.check_branch(&BranchName::parse("sbx-pr-7").unwrap(), &env())),
+            "allowed"
+        );
     }
 
     #[test]
     fn databases() {
         let p = Policy::default();
         let db = |s: &str| DatabaseName::parse(s).unwrap();
-        assert_eq!(rule(p.check_database(&db("postgres"), &env(), None)), "protected-database");
-        assert_eq!(rule(p.check_database(&db("template1"), &env(), None)), "protected-database");
-        assert_eq!(rule(p.check_database(&db("sbx_pr_7"), &env(), Some(&db("sbx_pr_7")))), "restore-source");
-        assert_eq!(rule(p.check_database(&db("sbx_pr_8"), &env(), None)), "foreign-database");
-        assert_eq!(rule(p.check_database(&db("sbx_pr_7"), &env(), Some(&db("integration")))), "allowed");
+        assert_eq!(
+            rule(p.check_database(&db("postgres"), &env(), None)),
+            "protected-database"
+        );
+        assert_eq!(
+            rule(p.check_database(&db("template1"), &env(), None)),
+            "protected-database"
+        );
+        assert_eq!(
+            rule(p.check_database(&db("sbx_pr_7"), &env(), Some(&db("sbx_pr_7")))),
+            "restore-source"
+        );
+        assert_eq!(
+            rule(p.check_database(&db("sbx_pr_8"), &env(), None)),
+            "foreign-database"
+        );
+        assert_eq!(
+            rule(p.check_database(&db("sbx_pr_7"), &env(), Some(&db("integration")))),
+            "allowed"
+        );
     }
 
     #[test]
@@ -286,15 +323,29 @@ mod tests {
         let p = Policy::default();
         let url = |s: &str| BucketUrl::parse(s).unwrap();
         let src = url("gs://docs-int/");
-        assert_eq!(rule(p.check_destination(&url("gs://docs-int/"), &env(), Some(&src))), "destination-overlaps-source");
-        assert_eq!(rule(p.check_destination(&url("gs://docs-sbx/x/"), &env(), Some(&src))), "foreign-destination");
-        assert_eq!(rule(p.check_destination(&url("gs://docs-sbx/sbx-pr-7/"), &env(), Some(&src))), "allowed");
+        assert_eq!(
+            rule(p.check_destination(&url("gs://docs-int/"), &env(), Some(&src))),
+            "destination-overlaps-source"
+        );
+        assert_eq!(
+            rule(p.check_destination(&url("gs://docs-sbx/x/"), &env(), Some(&src))),
+            "foreign-destination"
+        );
+        assert_eq!(
+            rule(p.check_destination(&url("gs://docs-sbx/sbx-pr-7/"), &env(), Some(&src))),
+            "allowed"
+        );
     }
 
     #[test]
     fn environment_prefix() {
         let p = Policy::new(EnvPrefix::parse("tmp-").unwrap());
-        assert_eq!(p.environment_for(PrNumber::parse("3").unwrap()).unwrap().as_str(), "tmp-pr-3");
+        assert_eq!(
+            p.environment_for(PrNumber::parse("3").unwrap())
+                .unwrap()
+                .as_str(),
+            "tmp-pr-3"
+        );
         assert_eq!(rule(p.check_environment(&env())), "environment-prefix");
     }
 }

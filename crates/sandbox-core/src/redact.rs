@@ -38,12 +38,12 @@ impl Redactor {
         if secret.len() < 4 {
             return;
         }
-        if let Ok(mut secrets) = self.secrets.write() {
-            if !secrets.iter().any(|s| s == secret) {
-                secrets.push(secret.to_string());
-                // Longest first, so a secret containing another is masked whole.
-                secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-            }
+        if let Ok(mut secrets) = self.secrets.write()
+            && !secrets.iter().any(|s| s == secret)
+        {
+            secrets.push(secret.to_string());
+            // Longest first, so a secret containing another is masked whole.
+            secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         }
     }
 
@@ -86,7 +86,10 @@ mod tests {
     fn url_userinfo_is_masked() {
         assert_eq!(redact_url("https://u:p@h/x@y"), "https://***@h/x@y");
         assert_eq!(redact_url("https://h/x"), "https://h/x");
-        assert_eq!(redact_url("git@github.com:o/r.git"), "git@github.com:o/r.git");
+        assert_eq!(
+            redact_url("git@github.com:o/r.git"),
+            "git@github.com:o/r.git"
+        );
     }
 
     #[test]
@@ -95,6 +98,9 @@ mod tests {
         r.add("s3cr3t-token");
         r.add("ab");
         let text = "push to https://x:s3cr3t-token@h/r failed; token s3cr3t-token; ab stays";
-        assert_eq!(r.mask(text), "push to https://***@h/r failed; token ***; ab stays");
+        assert_eq!(
+            r.mask(text),
+            "push to https://***@h/r failed; token ***; ab stays"
+        );
     }
 }

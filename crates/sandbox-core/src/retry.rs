@@ -65,7 +65,11 @@ impl Backoff {
                     let wait = error
                         .retry_after()
                         .map_or_else(|| self.delay(attempt), |asked| asked.min(self.max * 6));
-                    tracing::warn!(attempt = attempt + 1, wait_ms = wait.as_millis() as u64, "{error}; retrying");
+                    tracing::warn!(
+                        attempt = attempt + 1,
+                        wait_ms = wait.as_millis() as u64,
+                        "{error}; retrying"
+                    );
                     tokio::time::sleep(wait).await;
                     attempt += 1;
                 }
@@ -94,7 +98,11 @@ mod tests {
     }
 
     fn quick(attempts: u32) -> Backoff {
-        Backoff { attempts, base: Duration::from_millis(1), max: Duration::from_millis(2) }
+        Backoff {
+            attempts,
+            base: Duration::from_millis(1),
+            max: Duration::from_millis(2),
+        }
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -113,20 +121,35 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn permanent_errors_and_exhaustion_stop() {
         let calls = Cell::new(0);
-        let r: Result<(), _> = quick(5).retry(|_| { calls.set(calls.get() + 1); async { Err(Failure(false)) } }).await;
+        let r: Result<(), _> = quick(5)
+            .retry(|_| {
+                calls.set(calls.get() + 1);
+                async { Err(Failure(false)) }
+            })
+            .await;
         assert!(r.is_err());
         assert_eq!(calls.get(), 1);
         calls.set(0);
-        let r: Result<(), _> = quick(3).retry(|_| { calls.set(calls.get() + 1); async { Err(Failure(true)) } }).await;
+        let r: Result<(), _> = quick(3)
+            .retry(|_| {
+                calls.set(calls.get() + 1);
+                async { Err(Failure(true)) }
+            })
+            .await;
         assert!(r.is_err());
         assert_eq!(calls.get(), 3);
     }
 
     #[test]
     fn delays_are_jittered_below_the_ceiling() {
-        let b = Backoff { attempts: 10, base: Duration::from_millis(100), max: Duration::from_secs(1) };
+        let b = Backoff {
+            attempts: 10,
+            base: Duration::from_millis(100),
+            max: Duration::from_secs(1),
+        };
         for attempt in 0..10 {
-            let ceiling = Duration::from_millis(100 * 2u64.pow(attempt)).min(Duration::from_secs(1));
+            let ceiling =
+                Duration::from_millis(100 * 2u64.pow(attempt)).min(Duration::from_secs(1));
             assert!(b.delay(attempt) <= ceiling);
         }
         let distinct: std::collections::HashSet<_> = (0..20).map(|_| b.delay(3)).collect();

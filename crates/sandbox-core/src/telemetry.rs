@@ -22,7 +22,9 @@ impl std::str::FromStr for LogFormat {
             "auto" => Ok(LogFormat::Auto),
             "text" => Ok(LogFormat::Text),
             "json" => Ok(LogFormat::Json),
-            other => Err(format!("unknown log format {other:?}: use text, json or auto")),
+            other => Err(format!(
+                "unknown log format {other:?}: use text, json or auto"
+            )),
         }
     }
 }
@@ -46,7 +48,9 @@ pub fn init(format: LogFormat) {
     let result = if json {
         builder.json().flatten_event(true).try_init()
     } else {
-        builder.with_ansi(std::io::stderr().is_terminal()).try_init()
+        builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init()
     };
     // Already installed (tests, or the plugin hosting many tasks): keep it.
     drop(result);

@@ -8,8 +8,8 @@ use clap::Args;
 use sandbox_core::credential::CredentialRef;
 use sandbox_core::names::SandboxNames;
 use sandbox_core::params::{
-    BranchName, BucketUrl, DatabaseName, EnvPrefix, EnvironmentName, GitRemote, GithubRepo, Invalid, Namespace,
-    PrNumber, Problems, RepoPath,
+    BranchName, BucketUrl, DatabaseName, EnvPrefix, EnvironmentName, GitRemote, GithubRepo,
+    Invalid, Namespace, PrNumber, Problems, RepoPath,
 };
 use sandbox_core::policy::Policy;
 use sandbox_core::redact::redact_url;
@@ -36,7 +36,12 @@ pub struct Params {
     #[arg(long, env = "SANDBOX_REPO_URL", value_name = "URL")]
     pub repo_url: Option<String>,
     /// Branch new environments start from.
-    #[arg(long, env = "SANDBOX_BASE_BRANCH", value_name = "BRANCH", default_value = "main")]
+    #[arg(
+        long,
+        env = "SANDBOX_BASE_BRANCH",
+        value_name = "BRANCH",
+        default_value = "main"
+    )]
     pub base_branch: String,
     /// The environment's branch [default: <environment>].
     #[arg(long, env = "SANDBOX_BRANCH", value_name = "BRANCH")]
@@ -48,10 +53,20 @@ pub struct Params {
     #[arg(long, env = "SANDBOX_IMAGES_FROM", value_name = "PATH")]
     pub images_from: Option<String>,
     /// App-of-apps directory.
-    #[arg(long, env = "SANDBOX_APPS_PATH", value_name = "PATH", default_value = "apps/sandboxes")]
+    #[arg(
+        long,
+        env = "SANDBOX_APPS_PATH",
+        value_name = "PATH",
+        default_value = "apps/sandboxes"
+    )]
     pub apps_path: String,
     /// Branch of the app-of-apps directory.
-    #[arg(long, env = "SANDBOX_APPS_BRANCH", value_name = "BRANCH", default_value = "main")]
+    #[arg(
+        long,
+        env = "SANDBOX_APPS_BRANCH",
+        value_name = "BRANCH",
+        default_value = "main"
+    )]
     pub apps_branch: String,
     /// Argo CD Application name [default: <environment>].
     #[arg(long, env = "SANDBOX_APP_NAME", value_name = "NAME")]
@@ -81,10 +96,22 @@ pub struct Params {
     #[arg(long, env = "SANDBOX_GITHUB_REPO", value_name = "OWNER/NAME")]
     pub github_repo: Option<String>,
     /// More protected branches (exact names or prefix/*), repeatable.
-    #[arg(long = "protect-branch", id = "protected_branches", env = "SANDBOX_PROTECTED_BRANCHES", value_name = "BRANCH", value_delimiter = ',')]
+    #[arg(
+        long = "protect-branch",
+        id = "protected_branches",
+        env = "SANDBOX_PROTECTED_BRANCHES",
+        value_name = "BRANCH",
+        value_delimiter = ','
+    )]
     pub protected_branches: Vec<String>,
     /// More protected databases, repeatable.
-    #[arg(long = "protect-database", id = "protected_databases", env = "SANDBOX_PROTECTED_DATABASES", value_name = "NAME", value_delimiter = ',')]
+    #[arg(
+        long = "protect-database",
+        id = "protected_databases",
+        env = "SANDBOX_PROTECTED_DATABASES",
+        value_name = "NAME",
+        value_delimiter = ','
+    )]
     pub protected_databases: Vec<String>,
     /// Most sandboxes allowed at once (checked with --check-remote).
     #[arg(long, env = "SANDBOX_MAX_SANDBOXES", value_name = "N")]
@@ -110,7 +137,12 @@ impl Task for CheckParams {
             for check in &checks {
                 tracing::warn!(check = check.check, "{}", check.detail);
             }
-            outputs.set("remote_checks", serde_json::to_string(&checks).map_err(|e| TaskError::internal("cannot encode remote checks").with_source(e))?);
+            outputs.set(
+                "remote_checks",
+                serde_json::to_string(&checks).map_err(|e| {
+                    TaskError::internal("cannot encode remote checks").with_source(e)
+                })?,
+            );
         }
         Ok(outputs)
     }
@@ -163,16 +195,18 @@ pub fn validate(p: &Params) -> Result<Plan, TaskError> {
     let pr_number = problems.parse_opt("pr_number", p.pr_number.as_deref(), PrNumber::parse);
     let environment = match (&p.environment, pr_number, &policy) {
         (Some(env), _, _) => problems.parse("environment", env, EnvironmentName::parse),
-        (None, Some(pr), Some(policy)) => problems.parse("environment", &pr.to_string(), |_| policy.environment_for(pr)),
+        (None, Some(pr), Some(policy)) => problems.parse("environment", &pr.to_string(), |_| {
+            policy.environment_for(pr)
+        }),
         (None, None, _) if p.pr_number.is_none() => {
             problems.missing("pr_number", "pass --pr-number N (or --environment NAME)");
             None
         }
         _ => None,
     };
-    let names = environment.as_ref().and_then(|env| {
-        problems.parse("environment", env.as_str(), |_| SandboxNames::derive(env))
-    });
+    let names = environment
+        .as_ref()
+        .and_then(|env| problems.parse("environment", env.as_str(), |_| SandboxNames::derive(env)));
     let namespace = problems.parse_opt("namespace", p.namespace.as_deref(), Namespace::parse);
     let repo_url = match &p.repo_url {
         Some(url) => problems.parse_secret("repo_url", url, GitRemote::parse),
@@ -180,28 +214,46 @@ pub fn validate(p: &Params) -> Result<Plan, TaskError> {
     };
     let base_branch = problems.parse("base_branch", &p.base_branch, BranchName::parse);
     let branch = problems.parse_opt("branch", p.branch.as_deref(), BranchName::parse);
-    let overlay_path = problems.parse_opt("overlay_path", p.overlay_path.as_deref(), RepoPath::parse);
+    let overlay_path =
+        problems.parse_opt("overlay_path", p.overlay_path.as_deref(), RepoPath::parse);
     let images_from = problems.parse_opt("images_from", p.images_from.as_deref(), RepoPath::parse);
     let apps_path = problems.parse("apps_path", &p.apps_path, RepoPath::parse);
     let apps_branch = problems.parse("apps_branch", &p.apps_branch, BranchName::parse);
     let app_name = problems.parse_opt("app_name", p.app_name.as_deref(), Namespace::parse);
-    let source_bucket = problems.parse_opt("source_bucket", p.source_bucket.as_deref(), BucketUrl::parse);
+    let source_bucket = problems.parse_opt(
+        "source_bucket",
+        p.source_bucket.as_deref(),
+        BucketUrl::parse,
+    );
     let dest_bucket = problems.parse_opt("dest_bucket", p.dest_bucket.as_deref(), BucketUrl::parse);
     let backup_url = problems.parse_opt("backup_url", p.backup_url.as_deref(), BucketUrl::parse);
-    let database_name = problems.parse_opt("database_name", p.database_name.as_deref(), DatabaseName::parse);
-    let source_database = problems.parse_opt("source_database", p.source_database.as_deref(), DatabaseName::parse);
+    let database_name = problems.parse_opt(
+        "database_name",
+        p.database_name.as_deref(),
+        DatabaseName::parse,
+    );
+    let source_database = problems.parse_opt(
+        "source_database",
+        p.source_database.as_deref(),
+        DatabaseName::parse,
+    );
     if let Some(url) = &p.database_url {
         problems.parse_secret("database_url", url, parse_database_url);
     }
     let vault_path = problems.parse_opt("vault_path", p.vault_path.as_deref(), parse_vault_path);
-    let github_repo = problems.parse_opt("github_repo", p.github_repo.as_deref(), GithubRepo::parse);
+    let github_repo =
+        problems.parse_opt("github_repo", p.github_repo.as_deref(), GithubRepo::parse);
     for b in &p.protected_branches {
         let pattern = b.strip_suffix("/*").unwrap_or(b);
         problems.parse("protected_branches", pattern, BranchName::parse);
     }
     let max_sandboxes = problems.parse_opt("max_sandboxes", p.max_sandboxes.as_deref(), |s| {
         s.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
-            Invalid::one("positive-integer", "max_sandboxes must be a whole number of at least 1", "pass e.g. 20")
+            Invalid::one(
+                "positive-integer",
+                "max_sandboxes must be a whole number of at least 1",
+                "pass e.g. 20",
+            )
         })
     });
 
@@ -230,9 +282,17 @@ pub fn validate(p: &Params) -> Result<Plan, TaskError> {
     if let Some(b) = branch {
         names.branch = b;
     }
-    refuse("branch", names.branch.as_str(), policy.check_branch(&names.branch, &env));
+    refuse(
+        "branch",
+        names.branch.as_str(),
+        policy.check_branch(&names.branch, &env),
+    );
     if let Some(app) = app_name {
-        refuse("app_name", app.as_str(), policy.check_app_name(app.as_str(), &env));
+        refuse(
+            "app_name",
+            app.as_str(),
+            policy.check_app_name(app.as_str(), &env),
+        );
         names.app_name = app.to_string();
     }
     if let Some(db) = database_name {
@@ -256,7 +316,11 @@ pub fn validate(p: &Params) -> Result<Plan, TaskError> {
         other => other,
     });
     if let Some(dest) = &dest_bucket {
-        refuse("dest_bucket", &dest.to_string(), policy.check_destination(dest, &env, source_bucket.as_ref()));
+        refuse(
+            "dest_bucket",
+            &dest.to_string(),
+            policy.check_destination(dest, &env, source_bucket.as_ref()),
+        );
     }
     if !refusals.is_empty() {
         return Err(TaskError::refused(refusals));
@@ -303,8 +367,12 @@ fn parse_database_url(s: &str) -> Result<CredentialRef, Invalid> {
 fn parse_vault_path(s: &str) -> Result<String, Invalid> {
     let trimmed = s.trim_matches('/');
     let bad = trimmed.is_empty()
-        || trimmed.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..")
-        || trimmed.chars().any(|c| c.is_control() || c.is_whitespace() || c == '#');
+        || trimmed
+            .split('/')
+            .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+        || trimmed
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '#');
     if bad {
         return Err(Invalid::one(
             "vault-path",
@@ -377,7 +445,10 @@ impl Plan {
             not_built("live-sandboxes-under-max", "the git client (sandbox-git)");
         }
         if self.source_bucket.is_some() {
-            not_built("source-bucket-readable", "the storage client (sandbox-storage)");
+            not_built(
+                "source-bucket-readable",
+                "the storage client (sandbox-storage)",
+            );
         }
         if self.dest_bucket.is_some() {
             not_built("dest-bucket-exists", "the storage client (sandbox-storage)");

@@ -22,7 +22,10 @@ impl Progress {
 
     /// `(done, total)`.
     pub fn get(&self) -> (u64, u64) {
-        (self.0.0.load(Ordering::Relaxed), self.0.1.load(Ordering::Relaxed))
+        (
+            self.0.0.load(Ordering::Relaxed),
+            self.0.1.load(Ordering::Relaxed),
+        )
     }
 }
 

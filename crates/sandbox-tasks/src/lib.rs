@@ -22,5 +22,8 @@ pub trait Task {
     /// What the task takes, as flags, environment variables or a params object.
     type Params: clap::Args + clap::FromArgMatches + Send + 'static;
     /// Validate the parameters, then do the work. Must be idempotent.
-    fn run(params: Self::Params, ctx: Context) -> impl Future<Output = Result<Outputs, TaskError>> + Send;
+    fn run(
+        params: Self::Params,
+        ctx: Context,
+    ) -> impl Future<Output = Result<Outputs, TaskError>> + Send;
 }

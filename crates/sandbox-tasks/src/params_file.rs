@@ -3,8 +3,8 @@
 //! key becomes `--kebab-key=value`, so one set of rules validates all three
 //! ways in. A key that names no parameter is an error, not ignored.
 
-use clap::{ArgAction, Command};
 use clap::parser::ValueSource;
+use clap::{ArgAction, Command};
 use sandbox_core::{Problem, TaskError};
 use serde_json::{Map, Value};
 use std::ffi::OsString;
@@ -24,13 +24,17 @@ pub fn read(path: &Path) -> Result<Map<String, Value>, TaskError> {
             fix: "give a readable JSON or YAML file holding one object of snake_case keys".into(),
         }])
     };
-    let text = std::fs::read_to_string(path).map_err(|e| problem(format!("cannot read the params file: {e}")))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| problem(format!("cannot read the params file: {e}")))?;
     // YAML is a superset of JSON, so one parser reads both.
-    let value: Value = yaml_serde::from_str(&text).map_err(|e| problem(format!("the params file is not valid JSON or YAML: {e}")))?;
+    let value: Value = yaml_serde::from_str(&text)
+        .map_err(|e| problem(format!("the params file is not valid JSON or YAML: {e}")))?;
     match value {
         Value::Object(map) => Ok(map),
         Value::Null => Ok(Map::new()),
-        _ => Err(problem("the params file must hold an object of key: value pairs".into())),
+        _ => Err(problem(
+            "the params file must hold an object of key: value pairs".into(),
+        )),
     }
 }
 

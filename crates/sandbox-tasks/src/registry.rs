@@ -9,7 +9,11 @@ use serde_json::{Map, Value};
 pub const TASKS: &[&str] = &[check_params::CheckParams::NAME];
 
 /// Run the task `name` with a params object.
-pub async fn run(name: &str, params: &Map<String, Value>, ctx: Context) -> Result<Outputs, TaskError> {
+pub async fn run(
+    name: &str,
+    params: &Map<String, Value>,
+    ctx: Context,
+) -> Result<Outputs, TaskError> {
     match name {
         check_params::CheckParams::NAME => run_task::<check_params::CheckParams>(params, ctx).await,
         other => Err(unknown(other)),
@@ -20,12 +24,17 @@ pub async fn run(name: &str, params: &Map<String, Value>, ctx: Context) -> Resul
 /// running it (used by `sandbox lint`).
 pub fn check(name: &str, params: &Map<String, Value>) -> Result<(), TaskError> {
     match name {
-        check_params::CheckParams::NAME => runner::params_from_object::<check_params::CheckParams>(params).map(drop),
+        check_params::CheckParams::NAME => {
+            runner::params_from_object::<check_params::CheckParams>(params).map(drop)
+        }
         other => Err(unknown(other)),
     }
 }
 
-async fn run_task<T: Task>(params: &Map<String, Value>, ctx: Context) -> Result<Outputs, TaskError> {
+async fn run_task<T: Task>(
+    params: &Map<String, Value>,
+    ctx: Context,
+) -> Result<Outputs, TaskError> {
     let params = runner::params_from_object::<T>(params)?;
     T::run(params, ctx).await
 }

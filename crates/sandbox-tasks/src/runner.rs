@@ -73,11 +73,15 @@ pub fn parse<T: Task>(argv: Vec<OsString>) -> Result<Parsed<T::Params>, TaskErro
 
 /// Build a task's parameters from an object (the plugin's `params`), with
 /// the same rules as the binary's `--params` file.
-pub fn params_from_object<T: Task>(object: &serde_json::Map<String, Value>) -> Result<T::Params, TaskError> {
+pub fn params_from_object<T: Task>(
+    object: &serde_json::Map<String, Value>,
+) -> Result<T::Params, TaskError> {
     let mut cmd = command::<T>();
     let mut argv = vec![OsString::from(T::NAME)];
     argv.extend(params_file::to_args(&cmd, object, None)?);
-    let matches = cmd.try_get_matches_from_mut(argv).map_err(|e| clap_problem(&e))?;
+    let matches = cmd
+        .try_get_matches_from_mut(argv)
+        .map_err(|e| clap_problem(&e))?;
     T::Params::from_arg_matches(&matches).map_err(|e| clap_problem(&e))
 }
 
@@ -114,7 +118,11 @@ fn clap_problem(e: &clap::Error) -> TaskError {
         .trim_start_matches("error: ")
         .to_string();
     TaskError::invalid(vec![Problem {
-        field: if field.is_empty() { "arguments".into() } else { field },
+        field: if field.is_empty() {
+            "arguments".into()
+        } else {
+            field
+        },
         rule: "cli".into(),
         message,
         value: None,
@@ -123,7 +131,12 @@ fn clap_problem(e: &clap::Error) -> TaskError {
 }
 
 /// The JSON result line of DESIGN §3.
-pub fn result_json(task: &str, result: &Result<Outputs, TaskError>, duration_ms: u128, ctx: &Context) -> Value {
+pub fn result_json(
+    task: &str,
+    result: &Result<Outputs, TaskError>,
+    duration_ms: u128,
+    ctx: &Context,
+) -> Value {
     match result {
         Ok(outputs) => json!({
             "task": task,
@@ -169,30 +182,46 @@ pub fn main<T: Task>() -> ExitCode {
     // One task, one thread: a current-thread runtime starts faster and uses
     // less memory than the multi-threaded one, and the tasks' concurrency is
     // I/O (many requests in flight), not CPU.
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             let error = TaskError::internal("cannot start the async runtime").with_source(e);
             return finish::<T>(Err(error), started, &ctx);
         }
     };
-    let result = runtime.block_on(T::run(params, ctx.clone())).and_then(|outputs| {
-        outputs
-            .write_to(&common.outputs_dir)
-            .map_err(|e| {
-                TaskError::internal(format!("cannot write outputs to {}", common.outputs_dir.display())).with_source(e)
-            })
-            .map(|()| outputs)
-    });
+    let result = runtime
+        .block_on(T::run(params, ctx.clone()))
+        .and_then(|outputs| {
+            outputs
+                .write_to(&common.outputs_dir)
+                .map_err(|e| {
+                    TaskError::internal(format!(
+                        "cannot write outputs to {}",
+                        common.outputs_dir.display()
+                    ))
+                    .with_source(e)
+                })
+                .map(|()| outputs)
+        });
     finish::<T>(result, started, &ctx)
 }
 
 #[allow(clippy::print_stdout)] // the one line of data a task prints
-fn finish<T: Task>(result: Result<Outputs, TaskError>, started: Instant, ctx: &Context) -> ExitCode {
+fn finish<T: Task>(
+    result: Result<Outputs, TaskError>,
+    started: Instant,
+    ctx: &Context,
+) -> ExitCode {
     if let Err(error) = &result {
         tracing::error!(kind = %error.kind, "{}", ctx.redactor.mask(&error.full_message()));
     }
     let code = result.as_ref().map_or_else(|e| e.kind.exit_code(), |_| 0);
-    println!("{}", result_json(T::NAME, &result, started.elapsed().as_millis(), ctx));
+    println!(
+        "{}",
+        result_json(T::NAME, &result, started.elapsed().as_millis(), ctx)
+    );
     ExitCode::from(code)
 }

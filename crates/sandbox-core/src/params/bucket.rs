@@ -28,12 +28,16 @@ const GS_FIX: &str = "give gs://<bucket>/<prefix> with a bucket name of 3-63 low
 
 fn bucket_name_violations(name: &str) -> Vec<Violation> {
     let mut v = Vec::new();
-    let mut rule = |rule: &'static str, message: String| v.push(Violation::new(rule, message, GS_FIX));
+    let mut rule =
+        |rule: &'static str, message: String| v.push(Violation::new(rule, message, GS_FIX));
     let max = if name.contains('.') { 222 } else { 63 };
     if name.len() < 3 || name.len() > max {
         rule(
             "gcs-bucket-name",
-            format!("bucket name is {} characters; it must be 3 to {max}", name.len()),
+            format!(
+                "bucket name is {} characters; it must be 3 to {max}",
+                name.len()
+            ),
         );
     }
     if !name
@@ -78,13 +82,25 @@ fn prefix_violations(prefix: &str) -> Vec<Violation> {
     let mut v = Vec::new();
     let fix = "use an object prefix of plain path segments, without '.' or '..'";
     if prefix.len() > 1024 {
-        v.push(Violation::new("gcs-object-name", "object prefix is longer than 1024 bytes", fix));
+        v.push(Violation::new(
+            "gcs-object-name",
+            "object prefix is longer than 1024 bytes",
+            fix,
+        ));
     }
     if has_control(prefix) {
-        v.push(Violation::new("gcs-object-name", "object prefix contains control characters", fix));
+        v.push(Violation::new(
+            "gcs-object-name",
+            "object prefix contains control characters",
+            fix,
+        ));
     }
     if prefix.starts_with('/') || prefix.contains("//") {
-        v.push(Violation::new("gcs-object-name", "object prefix has an empty path segment", fix));
+        v.push(Violation::new(
+            "gcs-object-name",
+            "object prefix has an empty path segment",
+            fix,
+        ));
     }
     if prefix.split('/').any(|s| s == "." || s == "..") {
         v.push(Violation::new(
@@ -116,11 +132,19 @@ impl BucketUrl {
         if let Some(rest) = s.strip_prefix("file://") {
             let fix = "give file:///absolute/directory";
             if !rest.starts_with('/') {
-                return Err(Invalid::one("file-url", "file:// URL must hold an absolute path", fix));
+                return Err(Invalid::one(
+                    "file-url",
+                    "file:// URL must hold an absolute path",
+                    fix,
+                ));
             }
             let mut v = Vec::new();
             if has_control(rest) {
-                v.push(Violation::new("file-url", "path contains control characters", fix));
+                v.push(Violation::new(
+                    "file-url",
+                    "path contains control characters",
+                    fix,
+                ));
             }
             if rest.split('/').any(|s| s == "." || s == "..") {
                 v.push(Violation::new(
@@ -154,9 +178,16 @@ impl BucketUrl {
     /// would copy onto the source).
     pub fn overlaps(&self, other: &BucketUrl) -> bool {
         match (self, other) {
-            (BucketUrl::Gs { bucket: a, prefix: pa }, BucketUrl::Gs { bucket: b, prefix: pb }) => {
-                a == b && (pa.starts_with(pb.as_str()) || pb.starts_with(pa.as_str()))
-            }
+            (
+                BucketUrl::Gs {
+                    bucket: a,
+                    prefix: pa,
+                },
+                BucketUrl::Gs {
+                    bucket: b,
+                    prefix: pb,
+                },
+            ) => a == b && (pa.starts_with(pb.as_str()) || pb.starts_with(pa.as_str())),
             (BucketUrl::File { path: a }, BucketUrl::File { path: b }) => {
                 a.starts_with(b) || b.starts_with(a)
             }
@@ -179,7 +210,12 @@ mod tests {
     use super::*;
 
     fn rules(s: &str) -> Vec<&'static str> {
-        BucketUrl::parse(s).unwrap_err().0.iter().map(|v| v.rule).collect()
+        BucketUrl::parse(s)
+            .unwrap_err()
+            .0
+            .iter()
+            .map(|v| v.rule)
+            .collect()
     }
 
     #[test]
@@ -189,10 +225,21 @@ mod tests {
 
     #[test]
     fn gcs_naming_rules() {
-        for bad in ["gs://UPPER", "gs://192.168.1.1", "gs://goog-x", "gs://my-g00gle", "gs://a..b", "gs://-ab"] {
+        for bad in [
+            "gs://UPPER",
+            "gs://192.168.1.1",
+            "gs://goog-x",
+            "gs://my-g00gle",
+            "gs://a..b",
+            "gs://-ab",
+        ] {
             assert!(BucketUrl::parse(bad).is_err(), "{bad} accepted");
         }
-        for good in ["gs://integration-docs", "gs://a_b", "gs://my.bucket.example"] {
+        for good in [
+            "gs://integration-docs",
+            "gs://a_b",
+            "gs://my.bucket.example",
+        ] {
             assert!(BucketUrl::parse(good).is_ok(), "{good} refused");
         }
     }

@@ -22,7 +22,11 @@ impl DatabaseName {
         if s.is_empty() || s.len() > Self::MAX_LEN {
             v.push(Violation::new(
                 "length",
-                format!("database name is {} bytes; it must be 1 to {}", s.len(), Self::MAX_LEN),
+                format!(
+                    "database name is {} bytes; it must be 1 to {}",
+                    s.len(),
+                    Self::MAX_LEN
+                ),
                 fix,
             ));
         }
@@ -75,7 +79,16 @@ mod tests {
 
     #[test]
     fn hostile_names_are_refused() {
-        for bad in ["a\"b", "a;drop", "A", "1abc", "", "a-b", &"a".repeat(64), "ä"] {
+        for bad in [
+            "a\"b",
+            "a;drop",
+            "A",
+            "1abc",
+            "",
+            "a-b",
+            &"a".repeat(64),
+            "ä",
+        ] {
             assert!(DatabaseName::parse(bad).is_err(), "{bad:?} accepted");
         }
         assert!(DatabaseName::parse(&"a".repeat(63)).is_ok());

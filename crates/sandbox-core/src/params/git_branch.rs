@@ -53,7 +53,10 @@ impl BranchName {
             rule("git-ref-format", "branch name must not contain '@{'");
         }
         if s.bytes().any(|b| b < 0x20 || b == 0x7f) {
-            rule("git-ref-format", "branch name must not contain control characters");
+            rule(
+                "git-ref-format",
+                "branch name must not contain control characters",
+            );
         }
         if let Some(c) = s
             .chars()

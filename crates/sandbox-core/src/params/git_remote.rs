@@ -68,7 +68,8 @@ impl GitRemote {
             let has_user = !url.username().is_empty();
             // A username alone is how ssh names its account; over http(s) it
             // is usually a token.
-            if has_password || (has_user && matches!(transport, Transport::Https | Transport::Http)) {
+            if has_password || (has_user && matches!(transport, Transport::Https | Transport::Http))
+            {
                 v.push(Violation::new(
                     "no-embedded-credentials",
                     "repository URL has credentials in it",
@@ -151,7 +152,11 @@ mod tests {
             ("file:///srv/git/infra.git", Transport::File),
         ];
         for (url, transport) in cases {
-            assert_eq!(GitRemote::parse(url).unwrap().transport(), transport, "{url}");
+            assert_eq!(
+                GitRemote::parse(url).unwrap().transport(),
+                transport,
+                "{url}"
+            );
         }
     }
 

@@ -22,7 +22,9 @@ impl GithubRepo {
         };
         let mut v = Vec::new();
         let owner_ok = (1..=39).contains(&owner.len())
-            && owner.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && owner
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
             && !owner.starts_with('-');
         if !owner_ok {
             v.push(Violation::new(
@@ -65,8 +67,19 @@ mod tests {
     #[test]
     fn owner_and_name() {
         let repo = GithubRepo::parse("acme/shop.web").unwrap();
-        assert_eq!((repo.owner.as_str(), repo.name.as_str()), ("acme", "shop.web"));
-        for bad in ["acme", "/shop", "acme/", "-acme/shop", "acme/..", "acme/sh op", "a/b/c"] {
+        assert_eq!(
+            (repo.owner.as_str(), repo.name.as_str()),
+            ("acme", "shop.web")
+        );
+        for bad in [
+            "acme",
+            "/shop",
+            "acme/",
+            "-acme/shop",
+            "acme/..",
+            "acme/sh op",
+            "a/b/c",
+        ] {
             assert!(GithubRepo::parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -32,7 +32,14 @@ fn repo_component_ok(c: &str) -> bool {
     {
         return false;
     }
-    !(c.contains("..") || c.contains("___") || c.contains("._") || c.contains("_.") || c.contains(".-") || c.contains("-.") || c.contains("_-") || c.contains("-_"))
+    !(c.contains("..")
+        || c.contains("___")
+        || c.contains("._")
+        || c.contains("_.")
+        || c.contains(".-")
+        || c.contains("-.")
+        || c.contains("_-")
+        || c.contains("-_"))
 }
 
 impl ImageRef {
@@ -44,11 +51,17 @@ impl ImageRef {
             None => (s, None),
         };
         if let Some(d) = digest {
-            let ok = d
-                .strip_prefix("sha256:")
-                .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+            let ok = d.strip_prefix("sha256:").is_some_and(|h| {
+                h.len() == 64
+                    && h.bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            });
             if !ok {
-                v.push(Violation::new("image-digest", "digest must be sha256:<64 lowercase hex digits>", FIX));
+                v.push(Violation::new(
+                    "image-digest",
+                    "digest must be sha256:<64 lowercase hex digits>",
+                    FIX,
+                ));
             }
         }
         let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
@@ -59,8 +72,11 @@ impl ImageRef {
         if let Some(t) = tag {
             let ok = !t.is_empty()
                 && t.len() <= 128
-                && t.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
-                && t.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+                && t.bytes()
+                    .next()
+                    .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+                && t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
             if !ok {
                 v.push(Violation::new("image-tag", "tag must be 1-128 letters, digits, '_', '.' or '-', not starting with '.' or '-'", FIX));
             }
@@ -74,9 +90,15 @@ impl ImageRef {
             None
         };
         if let Some(r) = &registry {
-            let ok = r.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':'));
+            let ok = r
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':'));
             if !ok {
-                v.push(Violation::new("image-registry", "registry must be a host name with an optional port", FIX));
+                v.push(Violation::new(
+                    "image-registry",
+                    "registry must be a host name with an optional port",
+                    FIX,
+                ));
             }
         }
         if name.is_empty() || !parts.iter().all(|c| repo_component_ok(c)) {
@@ -140,7 +162,15 @@ mod tests {
 
     #[test]
     fn malformed_references_are_refused() {
-        for bad in ["Acme/shop", "shop:", "shop:-x", "shop@sha256:abc", "a//b", "", "shop:a b"] {
+        for bad in [
+            "Acme/shop",
+            "shop:",
+            "shop:-x",
+            "shop@sha256:abc",
+            "a//b",
+            "",
+            "shop:a b",
+        ] {
             assert!(ImageRef::parse(bad).is_err(), "{bad:?}");
         }
     }

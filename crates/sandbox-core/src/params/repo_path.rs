@@ -62,9 +62,20 @@ mod tests {
 
     #[test]
     fn escaping_paths_are_refused() {
-        for bad in ["../x", "a/../../x", "/etc", "", "a//b", ".git/config", "a\\b"] {
+        for bad in [
+            "../x",
+            "a/../../x",
+            "/etc",
+            "",
+            "a//b",
+            ".git/config",
+            "a\\b",
+        ] {
             assert!(RepoPath::parse(bad).is_err(), "{bad:?}");
         }
-        assert_eq!(RepoPath::parse("overlays/sbx/").unwrap().as_str(), "overlays/sbx");
+        assert_eq!(
+            RepoPath::parse("overlays/sbx/").unwrap().as_str(),
+            "overlays/sbx"
+        );
     }
 }
