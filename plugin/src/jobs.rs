@@ -437,10 +437,10 @@ impl Jobs {
             if !expired && table.finished.len() <= self.limits.max_finished {
                 break;
             }
-            if let Some((key, id, _)) = table.finished.pop_front() {
-                if table.jobs.get(&key).is_some_and(|j| j.id == id) {
-                    table.jobs.remove(&key);
-                }
+            if let Some((key, id, _)) = table.finished.pop_front()
+                && table.jobs.get(&key).is_some_and(|j| j.id == id)
+            {
+                table.jobs.remove(&key);
             }
         }
     }

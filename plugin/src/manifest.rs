@@ -104,10 +104,10 @@ fn to_configmap(plugin: &Value) -> Result<Value, ManifestError> {
         Value::String(kind.into()),
     );
     let mut meta = Map::new();
-    if let Some(annotations) = metadata.get("annotations").and_then(Value::as_object) {
-        if !annotations.is_empty() {
-            meta.insert("annotations".into(), Value::Object(annotations.clone()));
-        }
+    if let Some(annotations) = metadata.get("annotations").and_then(Value::as_object)
+        && !annotations.is_empty()
+    {
+        meta.insert("annotations".into(), Value::Object(annotations.clone()));
     }
     // A zero metav1.Time marshals as null; Go writes it, so do we.
     meta.insert("creationTimestamp".into(), Value::Null);

@@ -151,7 +151,7 @@ async fn execute(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let result = answer(&state, &headers, body).await;
-    let response = match result {
+    match result {
         Ok(reply) => {
             state.0.metrics.request(reply_outcome(&reply));
             json_response(StatusCode::OK, &reply)
@@ -162,8 +162,7 @@ async fn execute(
             }
             error.into_response()
         }
-    };
-    response
+    }
 }
 
 fn reply_outcome(reply: &ExecuteTemplateReply) -> Outcome {
