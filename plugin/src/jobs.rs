@@ -35,6 +35,52 @@ use tokio::task::AbortHandle;
 /// A running task, as a dispatcher returns it.
 pub type TaskFuture = Pin<Box<dyn Future<Output = Result<Outputs, TaskError>> + Send>>;
 
+/// A job from start to recorded result.
+type JobFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Hands a job that outlived its first call to a background task — when
+/// the call's wait is over, or when the call itself is dropped.
+struct Handoff {
+    future: Option<JobFuture>,
+    job: Arc<Job>,
+}
+
+impl Drop for Handoff {
+    fn drop(&mut self) {
+        let Some(future) = self.future.take() else {
+            return;
+        };
+        // Outside a runtime (the process is ending) there is nothing to run
+        // it on; the agent's next call starts the job again.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let handle = runtime.spawn(future).abort_handle();
+            *self.job.abort.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
+        }
+    }
+}
+
+/// A future whose panic becomes an `Err`, so a job driven inline or in the
+/// background always ends with a result.
+struct CatchUnwind<F>(F);
+
+impl<F: Future + Unpin> Future for CatchUnwind<F> {
+    type Output = std::thread::Result<F::Output>;
+
+    fn poll(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let inner = &mut self.0;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Pin::new(&mut *inner).poll(cx)
+        })) {
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Ok(std::task::Poll::Ready(value)) => std::task::Poll::Ready(Ok(value)),
+            Err(panic) => std::task::Poll::Ready(Err(panic)),
+        }
+    }
+}
+
 /// Runs a task by name. The plugin uses [`Registry`]; tests inject their own
 /// (a slow task, a task that counts its runs) without touching the
 /// production registry.
@@ -213,8 +259,9 @@ struct Job {
     started: Instant,
     /// `None` while running; the result once finished.
     done: watch::Sender<Option<Finished>>,
-    /// To stop the task when the plugin shuts down.
-    abort: Mutex<Vec<AbortHandle>>,
+    /// To stop the task when the plugin shuts down, once it runs in the
+    /// background.
+    abort: Mutex<Option<AbortHandle>>,
 }
 
 #[derive(Debug, Default)]
@@ -284,19 +331,39 @@ impl Jobs {
 
     /// Answer a call: find its job or start one, then wait up to `wait` for
     /// it to finish.
+    ///
+    /// A job this call starts is driven by this call itself for up to
+    /// `wait`, and only handed to a background task if it is not done by
+    /// then: a task that finishes in microseconds costs no spawn and no
+    /// wake-up of another thread, which is most of its latency on a busy
+    /// machine. If the call goes away first (the agent's client timed out),
+    /// the job is handed off all the same.
     pub async fn execute(
         self: &Arc<Self>,
         request: JobRequest,
         wait: Duration,
     ) -> Result<Answer, Draining> {
-        let job = match self.find_or_start(&request)? {
-            Ok(job) => job,
+        let (job, driver) = match self.find_or_start(&request)? {
+            Ok(found) => found,
             Err(running) => return Ok(Answer::Pending { running }),
         };
-        let mut done = job.done.subscribe();
-        // Timing out only means "still running"; the job goes on.
-        let _ = tokio::time::timeout(wait, done.wait_for(Option::is_some)).await;
-        let finished = done.borrow().clone();
+        if let Some(driver) = driver {
+            let mut handoff = Handoff {
+                future: Some(driver),
+                job: Arc::clone(&job),
+            };
+            if let Some(future) = handoff.future.as_mut()
+                && tokio::time::timeout(wait, future).await.is_ok()
+            {
+                handoff.future = None;
+            }
+            // Dropping the guard spawns the job if it is still running.
+        } else {
+            let mut done = job.done.subscribe();
+            // Timing out only means "still running"; the job goes on.
+            let _ = tokio::time::timeout(wait, done.wait_for(Option::is_some)).await;
+        }
+        let finished = job.done.borrow().clone();
         Ok(match finished {
             None => Answer::Running {
                 task: job.task.clone(),
@@ -315,16 +382,17 @@ impl Jobs {
         })
     }
 
-    /// The job for `request`, or the number of running jobs when there is no
-    /// slot to start one.
+    /// The job for `request` — with the future that runs it when this call
+    /// created it — or the number of running jobs when there is no slot.
+    #[allow(clippy::type_complexity)] // one private call site
     fn find_or_start(
         self: &Arc<Self>,
         request: &JobRequest,
-    ) -> Result<Result<Arc<Job>, usize>, Draining> {
+    ) -> Result<Result<(Arc<Job>, Option<JobFuture>), usize>, Draining> {
         let mut table = self.lock();
         self.sweep(&mut table, Instant::now());
         if let Some(job) = table.jobs.get(&request.key) {
-            return Ok(Ok(Arc::clone(job)));
+            return Ok(Ok((Arc::clone(job), None)));
         }
         if self.draining.load(Ordering::SeqCst) {
             return Err(Draining);
@@ -339,17 +407,19 @@ impl Jobs {
             progress: Progress::default(),
             started: Instant::now(),
             done: watch::Sender::new(None),
-            abort: Mutex::new(Vec::new()),
+            abort: Mutex::new(None),
         });
         table.jobs.insert(request.key.clone(), Arc::clone(&job));
         table.running += 1;
         self.running.send_replace(table.running);
         drop(table);
-        self.spawn(request, &job);
-        Ok(Ok(job))
+        let future = self.job_future(request, &job);
+        Ok(Ok((job, Some(future))))
     }
 
-    fn spawn(self: &Arc<Self>, request: &JobRequest, job: &Arc<Job>) {
+    /// The whole life of a job: run the task under its deadline, catch a
+    /// panic, record the result.
+    fn job_future(self: &Arc<Self>, request: &JobRequest, job: &Arc<Job>) -> JobFuture {
         self.metrics.job_started();
         let deadline = self
             .limits
@@ -362,61 +432,50 @@ impl Jobs {
             ..Context::default()
         };
         let redactor = ctx.redactor.clone();
-        tracing::info!(task = %request.task, workflow = %request.workflow, job = job.id, "task started");
-        // The task runs in a task of its own so that a panic inside it is a
-        // JoinError here rather than a job stuck in Running (where panics
-        // unwind; a release build aborts the process, and the agent's
-        // re-sent call starts the task again in the restarted plugin).
-        let mut task = tokio::spawn(self.dispatch.run(
-            request.task.clone(),
-            request.params.clone(),
-            ctx,
-        ));
-        let task_abort = task.abort_handle();
+        tracing::debug!(task = %request.task, workflow = %request.workflow, job = job.id, "task started");
+        let task = self
+            .dispatch
+            .run(request.task.clone(), request.params.clone(), ctx);
         let this = Arc::clone(self);
-        let (key, job_ref, name) = (request.key.clone(), Arc::clone(job), request.task.clone());
-        let watcher = tokio::spawn(async move {
-            let result = match tokio::time::timeout(deadline, &mut task).await {
+        let (key, job, name) = (request.key.clone(), Arc::clone(job), request.task.clone());
+        let workflow = request.workflow.clone();
+        Box::pin(async move {
+            // Dropping the task at the deadline cancels it.
+            let result = match tokio::time::timeout(deadline, CatchUnwind(task)).await {
                 Ok(Ok(Ok(outputs))) => Finished::Succeeded {
                     outputs,
-                    took: job_ref.started.elapsed(),
+                    took: job.started.elapsed(),
                 },
                 Ok(Ok(Err(error))) => Finished::Failed {
                     message: failure_message(&name, &error, &redactor),
                 },
-                Ok(Err(join)) => Finished::Failed {
-                    message: if join.is_panic() {
-                        format!("{name} failed (internal): the task panicked; this is a bug")
-                    } else {
-                        format!("{name} was stopped before it finished")
-                    },
+                // A panic is a bug in the task; the job must still end.
+                // (Release builds abort on panic: the agent's re-sent call
+                // then starts the task again in the restarted plugin.)
+                Ok(Err(_panic)) => Finished::Failed {
+                    message: format!("{name} failed (internal): the task panicked; this is a bug"),
                 },
-                Err(_) => {
-                    task.abort();
-                    Finished::Failed {
-                        message: format!(
-                            "{name} did not finish within {} (the plugin's deadline for it) and was stopped",
-                            crate::go_duration::format(deadline)
-                        ),
-                    }
-                }
+                Err(_) => Finished::Failed {
+                    message: format!(
+                        "{name} did not finish within {} (the plugin's deadline for it) and was stopped",
+                        crate::go_duration::format(deadline)
+                    ),
+                },
             };
-            this.finish(key, &job_ref, result);
-        });
-        let mut handles = job.abort.lock().unwrap_or_else(|p| p.into_inner());
-        handles.push(task_abort);
-        handles.push(watcher.abort_handle());
+            this.finish(key, &job, &workflow, result);
+        })
     }
 
-    fn finish(&self, key: JobKey, job: &Job, result: Finished) {
+    fn finish(&self, key: JobKey, job: &Job, workflow: &str, result: Finished) {
         let took = job.started.elapsed();
+        let took_ms = took.as_millis() as u64;
         let succeeded = matches!(result, Finished::Succeeded { .. });
         match &result {
             Finished::Succeeded { .. } => {
-                tracing::info!(task = %job.task, job = job.id, took_ms = took.as_millis() as u64, "task succeeded");
+                tracing::info!(task = %job.task, %workflow, job = job.id, took_ms, "task succeeded");
             }
             Finished::Failed { message } => {
-                tracing::warn!(task = %job.task, job = job.id, took_ms = took.as_millis() as u64, "task failed: {message}");
+                tracing::warn!(task = %job.task, %workflow, job = job.id, took_ms, "task failed: {message}");
             }
         }
         self.metrics.job_finished(&job.task, succeeded, took);
@@ -467,7 +526,7 @@ impl Jobs {
         for job in table.jobs.values() {
             if job.done.borrow().is_none() {
                 tracing::warn!(task = %job.task, job = job.id, "task stopped by shutdown; a re-sent call starts it again");
-                for handle in job.abort.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+                if let Some(handle) = job.abort.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
                     handle.abort();
                 }
             }

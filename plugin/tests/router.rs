@@ -6,7 +6,8 @@ mod common;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use common::{
-    FLAKY_TASK, HANG_TASK, SLOW_TASK, TOKEN, TestTasks, agent_body, args, sandbox, token_dir,
+    FLAKY_TASK, HANG_TASK, PANIC_TASK, SLOW_TASK, TOKEN, TestTasks, agent_body, args, sandbox,
+    token_dir,
 };
 use sandbox_plugin::config::ServeArgs;
 use sandbox_plugin::{AppState, app};
@@ -477,4 +478,26 @@ async fn while_draining_running_jobs_are_answered_and_new_ones_are_503() {
         "Succeeded",
         "finished within the grace period"
     );
+}
+
+// Where panics unwind (tests, debug builds), a panicking task must end its
+// job rather than leave the node Running until the deadline.
+#[tokio::test]
+async fn a_panicking_task_fails_its_node_and_frees_its_slot() {
+    let tasks = TestTasks::new(Duration::ZERO);
+    let (_dir, state) = state_with(&tasks, |_| {});
+    let reply = execute(
+        &state,
+        &agent_body("u", "bug", sandbox(PANIC_TASK, json!({}))),
+    )
+    .await;
+    assert_eq!(reply["node"]["phase"], "Failed", "{reply}");
+    assert!(
+        reply["node"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("panicked"),
+        "{reply}"
+    );
+    assert_eq!(state.jobs().running(), 0);
 }

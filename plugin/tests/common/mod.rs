@@ -23,6 +23,8 @@ pub const TOKEN: &str = "vhkbnrjzqwdxtmsaplyfoeicugbnrkxz";
 pub const SLOW_TASK: &str = "test-slow-copy";
 /// A test task that never finishes.
 pub const HANG_TASK: &str = "test-hang";
+/// A test task that panics (a bug in a task).
+pub const PANIC_TASK: &str = "test-panic";
 /// A test task that fails its first run and succeeds afterwards.
 pub const FLAKY_TASK: &str = "test-flaky";
 
@@ -68,6 +70,9 @@ impl Dispatch for TestTasks {
                 Ok(out)
             }),
             HANG_TASK => Box::pin(std::future::pending()),
+            PANIC_TASK => {
+                Box::pin(async move { panic!("index out of bounds in {}", params.len()) })
+            }
             FLAKY_TASK => Box::pin(async move {
                 if started == 0 {
                     Err(TaskError::transient("the bucket answered 503"))
