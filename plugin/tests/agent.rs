@@ -137,7 +137,7 @@ fn another_plugins_template_gets_an_empty_object() {
 #[test]
 fn five_identical_calls_at_once_start_one_job() {
     let (_dir, token) = token_dir();
-    let tasks = TestTasks::new(Duration::from_millis(600));
+    let tasks = TestTasks::new(Duration::from_millis(1500));
     let server = TestServer::start(any_port(), args(token), Arc::new(tasks.clone()));
     let body = agent_body(
         "c0ffee",
