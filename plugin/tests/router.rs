@@ -311,6 +311,28 @@ async fn malformed_bodies_are_400_with_a_json_message() {
 }
 
 #[tokio::test]
+async fn an_oversized_body_is_400_with_a_json_message() {
+    let (_dir, state) = state();
+    // axum's default body limit is 2 MiB; a resolved template is a few KiB.
+    let huge = format!(r#"{{"template": {{"name": "{}"}}}}"#, "x".repeat(3 << 20));
+    let reply = call(
+        &state,
+        "POST",
+        "/api/v1/template.execute",
+        Some(TOKEN),
+        huge,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(
+        reply.json()["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("malformed request body")
+    );
+}
+
+#[tokio::test]
 async fn unknown_paths_are_404_and_health_and_metrics_answer() {
     let (_dir, state) = state();
     for (method, path) in [
