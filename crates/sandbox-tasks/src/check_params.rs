@@ -255,7 +255,13 @@ impl Task for CheckParams {
         let mut outputs = plan.outputs();
         if params.check_remote {
             let git = crate::check_remote_git::git_args(&params).validate(&mut Problems::new());
-            let mut checks = plan.remote_checks(params.endpoint.as_deref()).await;
+            let creds = params.vault.credentials(
+                &ctx,
+                plan.vault_scope.clone(),
+                Some(plan.names.environment.clone()),
+                plan.vault.clone(),
+            );
+            let mut checks = plan.remote_checks(params.endpoint.as_deref(), &creds).await;
             let mut failure = None;
             if let Some(git) = git.filter(|_| plan.repo_url.is_some()) {
                 let found = crate::check_remote_git::run(&plan, &git, params.if_exists, &ctx).await;
@@ -642,7 +648,11 @@ impl Plan {
     /// The bucket, backup and database checks this parameter set calls
     /// for (the repository checks are in `check_remote_git`, the Vault
     /// checks in `vault_checks`). Each reports what it really found.
-    pub async fn remote_checks(&self, storage_endpoint: Option<&str>) -> Vec<RemoteCheck> {
+    pub async fn remote_checks(
+        &self,
+        storage_endpoint: Option<&str>,
+        creds: &sandbox_vault::Credentials,
+    ) -> Vec<RemoteCheck> {
         let mut checks = Vec::new();
         checks.extend(self.bucket_checks(storage_endpoint).await);
         checks.extend(
@@ -651,6 +661,7 @@ impl Plan {
                 self.max_age,
                 storage_endpoint,
                 self.database_url.as_ref(),
+                Some(creds),
             )
             .await,
         );

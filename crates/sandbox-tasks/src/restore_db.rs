@@ -6,8 +6,10 @@
 //! have succeeded. A failed or killed run leaves the target as it was; the
 //! next run removes what it left.
 
+use crate::vault_args::VaultArgs;
 use crate::{Context, OutputSpec, Task};
 use clap::Args;
+use sandbox_core::credential::VaultScope;
 use sandbox_core::params::{
     BucketUrl, DatabaseName, EnvPrefix, EnvironmentName, Invalid, PrNumber, Problems,
     parse_duration,
@@ -20,6 +22,7 @@ use sandbox_db::pipeline::{self, ByteCounter, RestoreOptions, RestoreReport};
 use sandbox_db::server::{Server, ServerRef};
 use sandbox_db::{DbError, DumpFormat, download};
 use sandbox_storage::{Storage, StorageConfig};
+use sandbox_vault::{Credentials, VaultConfig};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -101,6 +104,9 @@ pub struct Params {
     /// Print the plan (backup chosen, target state) and change nothing.
     #[arg(long, env = "SANDBOX_DRY_RUN")]
     pub dry_run: bool,
+    /// How to reach Vault for a vault:// --database-url.
+    #[command(flatten)]
+    pub vault: VaultArgs,
 }
 
 /// The task.
@@ -156,6 +162,12 @@ pub struct Plan {
     pub database: DatabaseName,
     /// The server.
     pub server: ServerRef,
+    /// How to reach Vault, when the server is a vault:// reference.
+    pub vault: Option<VaultConfig>,
+    /// The Vault flags, to log in at run time.
+    pub vault_args: VaultArgs,
+    /// The bases vault:// references are confined to.
+    pub vault_scope: VaultScope,
     /// What backup to restore.
     pub backup: BackupQuery,
     /// Oldest acceptable backup.
@@ -262,8 +274,14 @@ pub fn validate(p: &Params) -> Result<Plan, TaskError> {
     for name in &p.protected_databases {
         problems.parse("protected_databases", name, DatabaseName::parse);
     }
+    let vault_scope = p.vault.scope(&mut problems);
     let server = match &p.database_url {
-        Some(url) => problems.parse_secret("database_url", url, ServerRef::parse),
+        Some(url) => problems.parse_secret("database_url", url, |s| match ServerRef::parse(s)? {
+            ServerRef::Credential(r) => Ok(ServerRef::Credential(
+                r.bind(environment.as_ref(), &vault_scope)?,
+            )),
+            other => Ok(other),
+        }),
         None => {
             problems.missing(
                 "database_url",
@@ -272,6 +290,8 @@ pub fn validate(p: &Params) -> Result<Plan, TaskError> {
             None
         }
     };
+    let uses_vault = matches!(&server, Some(ServerRef::Credential(r)) if r.is_vault());
+    let vault = p.vault.config(uses_vault, &mut problems);
     let location = match &p.backup_url {
         Some(url) => problems.parse("backup_url", url, BucketUrl::parse),
         None => {
@@ -354,6 +374,9 @@ pub fn validate(p: &Params) -> Result<Plan, TaskError> {
         environment,
         database,
         server,
+        vault,
+        vault_args: p.vault.clone(),
+        vault_scope,
         backup: BackupQuery {
             location,
             object,
@@ -418,9 +441,30 @@ fn db_error(e: DbError) -> TaskError {
     e.into()
 }
 
+/// The database server: a `vault://` reference through the run's Vault
+/// credentials, anything else as sandbox-db resolves it.
+pub async fn resolve_server(
+    reference: &ServerRef,
+    creds: Option<&Credentials>,
+) -> Result<Server, TaskError> {
+    match (reference, creds) {
+        (ServerRef::Credential(r), Some(creds)) if r.is_vault() => {
+            let url = creds.resolve(r).await?;
+            Server::from_url(url.expose().trim_end()).map_err(db_error)
+        }
+        _ => Server::resolve(reference).await.map_err(db_error),
+    }
+}
+
 /// Run a validated plan.
 pub async fn execute(plan: Plan, ctx: Context) -> Result<Outputs, TaskError> {
-    let server = Server::resolve(&plan.server).await.map_err(db_error)?;
+    let creds = plan.vault_args.credentials(
+        &ctx,
+        plan.vault_scope.clone(),
+        Some(plan.environment.clone()),
+        plan.vault.clone(),
+    );
+    let server = resolve_server(&plan.server, Some(&creds)).await?;
     if let Some(password) = server.password() {
         ctx.redactor.add(&password);
     }
@@ -705,6 +749,7 @@ pub async fn remote_checks(
     max_age: Option<Duration>,
     endpoint: Option<&str>,
     server: Option<&ServerRef>,
+    creds: Option<&Credentials>,
 ) -> Vec<crate::check_params::RemoteCheck> {
     use crate::check_params::{CheckStatus, RemoteCheck};
     let mut checks = Vec::new();
@@ -756,26 +801,24 @@ pub async fn remote_checks(
         );
     }
     if let Some(reference) = server {
-        let result = async {
-            let server = Server::resolve(reference)
-                .await
-                .map_err(|e| TaskError::from(e).full_message())?;
-            let mut admin = Admin::connect(&server)
-                .await
-                .map_err(|e| TaskError::from(e).full_message())?;
-            let version = admin
-                .version()
-                .await
-                .map_err(|e| TaskError::from(e).full_message())?;
+        let result: Result<String, TaskError> = async {
+            let server = resolve_server(reference, creds).await?;
+            let mut admin = Admin::connect(&server).await.map_err(TaskError::from)?;
+            let version = admin.version().await.map_err(TaskError::from)?;
             Ok(format!("{} (PostgreSQL {version})", server.redacted()))
         }
         .await;
+        // Retrying helps only a transient failure (Vault or the server down).
+        let kind = result.as_ref().err().map(|e| e.kind);
         push(
             "database-reachable",
             "database_url",
             "check the server address and the credentials --database-url points to",
-            result,
+            result.map_err(|e| e.full_message()),
         );
+        if let Some(last) = checks.last_mut() {
+            last.kind = kind;
+        }
     }
     checks
 }

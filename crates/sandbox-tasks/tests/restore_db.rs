@@ -703,23 +703,52 @@ fn parallel_restores_from_files_gzipped_or_not() {
     }
 }
 
+/// The database URL comes from Vault (a real OpenBao, KV v2), with a
+/// password that must never show in the output.
 #[test]
-fn a_vault_reference_is_a_clear_precondition_until_vault_is_built() {
+fn the_database_url_is_read_from_vault() {
     let s = setup();
-    let url = format!("file://{}", s.dir.path().display());
-    let r = run(restore_db(&s.pg, 1).args([
-        "--backup-url",
-        &url,
-        "--database-url",
-        "vault://secret/sandboxes/db#url",
-    ]));
-    assert_eq!(r.code, 3, "{}", r.json);
-    assert!(
-        r.json["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("vault://"),
-        "{}",
-        r.json
+    let bao = sandbox_harness::OpenBao::start();
+    s.pg.psql(
+        "postgres",
+        "CREATE ROLE restorer LOGIN SUPERUSER PASSWORD 'v4ult-pw-3311'",
     );
+    let url = format!(
+        "postgres://restorer:v4ult-pw-3311@127.0.0.1:{}/postgres",
+        s.pg.port()
+    );
+    bao.run(&[
+        "kv",
+        "put",
+        "-mount=secret",
+        "sandboxes/sbx-pr-31/db",
+        &format!("url={url}"),
+    ]);
+    let backups = format!("file://{}", s.dir.path().display());
+    let r = run(restore_db(&s.pg, 31)
+        .env("VAULT_TOKEN", bao.token())
+        .args(["--backup-url", &backups, "--backup-object", "custom.dump"])
+        .args([
+            "--database-url",
+            "vault://secret/sandboxes/{environment}/db#url",
+        ])
+        .args(["--vault-auth", "token", "--vault-addr", &bao.addr()]));
+    ok(&r);
+    check_restored(&s, "sbx_pr_31", "app_owner");
+    for text in [r.json.to_string(), r.stderr.clone()] {
+        assert!(
+            !text.contains("v4ult-pw-3311"),
+            "the password leaked: {text}"
+        );
+    }
+    // A reference outside the environment's tree is refused before any request.
+    let r = run(restore_db(&s.pg, 32).args([
+        "--backup-url",
+        &backups,
+        "--database-url",
+        "vault://secret/other/db#url",
+        "--vault-auth",
+        "token",
+    ]));
+    assert_eq!(r.code, 2, "{}", r.json);
 }

@@ -1,0 +1,177 @@
+//! `sandbox demo` end to end, checked with independent tools: the git CLI
+//! for branches and files, the directory for the bucket, psql for the
+//! database — created during the run, all gone after the delete pipeline.
+
+use assert_cmd::Command;
+use sandbox_harness::Postgres;
+use std::path::Path;
+
+fn demo(world: &Path, extra: &[&str]) -> (i32, String, String) {
+    let out = Command::cargo_bin("sandbox")
+        .unwrap()
+        .env_remove("SANDBOX_DATABASE_URL")
+        .args(["demo", "--world", world.to_str().unwrap()])
+        .args(extra)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn git(world: &Path, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(world.join("remote/infra.git"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+fn files_under(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            if e.path().is_dir() {
+                files_under(&e.path())
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+#[test]
+fn the_create_pipeline_builds_every_part_of_the_sandbox() {
+    let pg = Postgres::start();
+    let scratch = tempfile::tempdir().unwrap();
+    let world = scratch.path().join("world");
+    let (code, stdout, stderr) = demo(&world, &["--keep", "--database-url", &pg.url("postgres")]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    for step in [
+        "check-params",
+        "create-branch",
+        "patch-kustomize",
+        "seed-bucket",
+        "restore-db",
+        "register-app",
+    ] {
+        assert!(
+            stdout.contains(&format!("✔ {step}")),
+            "{step} did not succeed:\n{stdout}"
+        );
+    }
+    // The branch exists, with the overlay patched for the sandbox.
+    let (ok, overlay) = git(
+        &world,
+        &["show", "sbx-pr-42:overlays/sandbox/kustomization.yaml"],
+    );
+    assert!(ok, "no branch sbx-pr-42");
+    assert!(overlay.contains("namespace: apps-sbx-pr-42"), "{overlay}");
+    assert!(
+        overlay.contains("1.4.2"),
+        "integration's tag not copied:\n{overlay}"
+    );
+    assert!(
+        overlay.contains("# replaced per sandbox") || overlay.contains("# Template overlay"),
+        "comments lost:\n{overlay}"
+    );
+    // The Application is registered on main.
+    let (ok, app) = git(&world, &["show", "main:apps/sandboxes/sbx-pr-42.yaml"]);
+    assert!(
+        ok && app.contains("kind: Application") && app.contains("apps-sbx-pr-42"),
+        "{app}"
+    );
+    // The documents are in the sandbox's prefix, every one of them.
+    let dest = world.join("buckets/sandbox-docs/sbx-pr-42");
+    assert_eq!(
+        files_under(&dest),
+        files_under(&world.join("buckets/integration-docs"))
+    );
+    assert_eq!(
+        std::fs::read_to_string(dest.join("catalog/kettle.json")).unwrap(),
+        std::fs::read_to_string(world.join("buckets/integration-docs/catalog/kettle.json"))
+            .unwrap()
+    );
+    // The database holds the backup's rows.
+    assert_eq!(pg.psql("sbx_pr_42", "select count(*) from orders"), "1000");
+    assert_eq!(
+        pg.psql("sbx_pr_42", "select count(*) from customers"),
+        "200"
+    );
+}
+
+#[test]
+fn the_delete_pipeline_leaves_nothing_behind() {
+    let pg = Postgres::start();
+    let scratch = tempfile::tempdir().unwrap();
+    let world = scratch.path().join("world");
+    let (code, stdout, stderr) = demo(
+        &world,
+        &["--pr-number", "7", "--database-url", &pg.url("postgres")],
+    );
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        stdout.contains("nothing of the sandbox is left"),
+        "{stdout}"
+    );
+    let (_, heads) = git(
+        &world,
+        &["for-each-ref", "--format=%(refname:short)", "refs/heads/"],
+    );
+    assert_eq!(heads.trim(), "main", "branches left: {heads}");
+    let (_, apps) = git(
+        &world,
+        &["ls-tree", "--name-only", "main", "apps/sandboxes/"],
+    );
+    assert!(!apps.contains("sbx-pr-7"), "{apps}");
+    // The app was registered and removed: two commits on main after the seed.
+    let (_, log) = git(&world, &["log", "--format=%s", "main"]);
+    assert!(
+        log.contains("register-app") && log.contains("unregister-app"),
+        "{log}"
+    );
+    assert!(!world.join("buckets/sandbox-docs/sbx-pr-7").exists());
+    assert_eq!(
+        pg.psql(
+            "postgres",
+            "select count(*) from pg_database where datname like 'sbx\\_pr\\_7%'"
+        ),
+        "0"
+    );
+}
+
+#[test]
+fn without_a_database_restore_db_is_skipped_with_the_reason() {
+    let scratch = tempfile::tempdir().unwrap();
+    let world = scratch.path().join("world");
+    let (code, stdout, _) = demo(&world, &["--no-local-postgres"]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains("– restore-db        skipped: --no-local-postgres and no --database-url"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("nothing of the sandbox is left"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_non_empty_world_directory_is_refused() {
+    let scratch = tempfile::tempdir().unwrap();
+    std::fs::write(scratch.path().join("keep-me"), "x").unwrap();
+    let (code, _, stderr) = demo(scratch.path(), &["--no-local-postgres"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("is not empty"), "{stderr}");
+    assert!(scratch.path().join("keep-me").exists());
+}
