@@ -111,13 +111,14 @@ PY
   tail -1 "$RESULTS" >&2
 }
 
-populate src-small "$N_SMALL" 1024 51200
-populate src-large "$N_LARGE" 1024 51200
+SETS=${SETS:-small large}
+case " $SETS " in *" small "*) populate src-small "$N_SMALL" 1024 51200 ;; esac
+case " $SETS " in *" large "*) populate src-large "$N_LARGE" 1024 51200 ;; esac
 
 OURS=("$SEED" --endpoint "$ENDPOINT" --environment sbx-bench --concurrency "$CONCURRENCY"
   --outputs-dir "$WORK/outputs" --log-format text)
 
-for set in ${SETS:-small large}; do
+for set in $SETS; do
   for run in $(seq 1 "$RUNS"); do
     bucket "ours-$set-$run"; bucket "rclone-$set-$run"
     measure "copy-$set" seed-bucket "$run" "${OURS[@]}" \
