@@ -238,6 +238,14 @@ mod tests {
             stale.is_empty(),
             "stale task templates {stale:?}: run SANDBOX_UPDATE_TEMPLATES=1 cargo test -p sandbox-tasks catalog"
         );
+        // The library's kustomization installs every one of them.
+        let kustomization = std::fs::read_to_string(dir.join("../kustomization.yaml")).unwrap();
+        for (file, _) in registry::task_templates() {
+            assert!(
+                kustomization.contains(&format!("  - tasks/{file}\n")),
+                "cluster-workflow-templates/kustomization.yaml does not install tasks/{file}"
+            );
+        }
         // No template for a task that no longer exists.
         let expected: Vec<String> = registry::task_templates()
             .into_iter()
