@@ -33,6 +33,7 @@ pub fn git_args(p: &Params) -> GitArgs {
         workdir: p.workdir.clone(),
         git_author_name: sandbox_git::DEFAULT_AUTHOR_NAME.into(),
         git_author_email: sandbox_git::DEFAULT_AUTHOR_EMAIL.into(),
+        vault: p.vault.clone(),
     }
 }
 

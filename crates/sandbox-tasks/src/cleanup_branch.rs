@@ -148,7 +148,13 @@ impl Task for CleanupBranch {
         }
         if let (Forge::Github, Some(repo)) = (params.forge, &github_repo) {
             let token = match &token {
-                Some(r) => Some(credentials::resolve("github_token", r, &ctx).await?),
+                Some(r) => {
+                    let vault = credentials::VaultAccess {
+                        args: &params.git.vault,
+                        environment: Some(&env.environment),
+                    };
+                    Some(credentials::resolve("github_token", r, &ctx, Some(vault)).await?)
+                }
                 None => None,
             };
             let github = GitHub::new(

@@ -3,6 +3,7 @@
 //! flags that name the environment ([`EnvArgs`]); and opening a
 //! [`Workspace`] from them with the credentials resolved.
 
+use crate::vault_args::VaultArgs;
 use crate::{Context, credentials};
 use clap::Args;
 use sandbox_core::credential::CredentialRef;
@@ -47,6 +48,9 @@ pub struct GitArgs {
     /// Commit author e-mail.
     #[arg(long, env = "SANDBOX_GIT_AUTHOR_EMAIL", value_name = "EMAIL", default_value = sandbox_git::DEFAULT_AUTHOR_EMAIL)]
     pub git_author_email: String,
+    /// How to reach Vault for vault:// tokens.
+    #[command(flatten)]
+    pub vault: VaultArgs,
 }
 
 /// [`GitArgs`], validated.
@@ -61,6 +65,7 @@ pub struct GitPlan {
     ssh_known_hosts: Option<PathBuf>,
     workdir: Option<PathBuf>,
     author: Author,
+    vault: VaultArgs,
 }
 
 impl GitArgs {
@@ -125,6 +130,7 @@ impl GitArgs {
                 name: self.git_author_name.clone(),
                 email: self.git_author_email.clone(),
             },
+            vault: self.vault.clone(),
         })
     }
 }
@@ -135,12 +141,21 @@ impl GitPlan {
         let auth = match (&self.token, &self.ssh_key) {
             (Some(token), _) => Auth::Token {
                 user: self.user.clone(),
-                token: credentials::resolve("git_token", token, ctx).await?,
+                token: credentials::resolve("git_token", token, ctx, Some(self.vault_access()))
+                    .await?,
             },
             (None, Some(key)) => Auth::SshKey {
                 private_key: key.clone(),
                 passphrase: match &self.ssh_key_passphrase {
-                    Some(r) => Some(credentials::resolve("ssh_key_passphrase", r, ctx).await?),
+                    Some(r) => Some(
+                        credentials::resolve(
+                            "ssh_key_passphrase",
+                            r,
+                            ctx,
+                            Some(self.vault_access()),
+                        )
+                        .await?,
+                    ),
                     None => None,
                 },
                 known_hosts: self.ssh_known_hosts.clone(),
@@ -154,6 +169,15 @@ impl GitPlan {
         };
         let url = self.url.clone();
         blocking(move || Workspace::open(&url, auth, options).map_err(TaskError::from)).await
+    }
+
+    /// Vault access for the repository's credentials (shared tokens: no
+    /// `{environment}` in their paths).
+    pub fn vault_access(&self) -> credentials::VaultAccess<'_> {
+        credentials::VaultAccess {
+            args: &self.vault,
+            environment: None,
+        }
     }
 
     /// The repository URL with any credentials masked, for plans and outputs.

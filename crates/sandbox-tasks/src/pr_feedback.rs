@@ -105,6 +105,9 @@ pub struct Params {
     /// GitHub token: file:, env: or vault:// reference.
     #[arg(long, env = "SANDBOX_GITHUB_TOKEN", value_name = "REF")]
     pub github_token: Option<String>,
+    /// How to reach Vault for a vault:// token.
+    #[command(flatten)]
+    pub vault: crate::vault_args::VaultArgs,
     /// Print the status and the comment and post nothing.
     #[arg(long, env = "SANDBOX_DRY_RUN")]
     pub dry_run: bool,
@@ -293,7 +296,13 @@ impl Task for PrFeedback {
         }
 
         let token = match &token {
-            Some(r) => Some(credentials::resolve("github_token", r, &ctx).await?),
+            Some(r) => {
+                let vault = credentials::VaultAccess {
+                    args: &params.vault,
+                    environment: Some(&env.environment),
+                };
+                Some(credentials::resolve("github_token", r, &ctx, Some(vault)).await?)
+            }
             None => None,
         };
         let github = GitHub::new(

@@ -253,7 +253,13 @@ impl Task for Reap {
 
         // 2. Their pull requests.
         let token = match &token {
-            Some(r) => Some(credentials::resolve("github_token", r, &ctx).await?),
+            Some(r) => {
+                let vault = credentials::VaultAccess {
+                    args: &params.git.vault,
+                    environment: None,
+                };
+                Some(credentials::resolve("github_token", r, &ctx, Some(vault)).await?)
+            }
             None => None,
         };
         let github = GitHub::new(

@@ -158,6 +158,59 @@ fn create_branch_over_smart_http_with_a_token_file() {
     );
 }
 
+/// The repository token read from Vault (a real OpenBao, KV v2): the same
+/// push, with the token never in the output; a reference outside the Vault
+/// base is refused (exit 2) before anything is fetched.
+#[test]
+fn the_git_token_can_come_from_vault() {
+    let root = GitRoot::new();
+    let bare = infra(&root);
+    let http = GitHttp::start(&root, "tester", "v4ult-git-tok-5521");
+    let bao = sandbox_harness::OpenBao::start();
+    bao.run(&[
+        "kv",
+        "put",
+        "-mount=secret",
+        "sandboxes/shared/git",
+        "token=v4ult-git-tok-5521",
+    ]);
+    let url = http.url("infra");
+    let vault_addr = bao.addr();
+    let args = |reference: &str| {
+        vec![
+            "--repo-url".to_string(),
+            url.clone(),
+            "--git-token".into(),
+            reference.to_string(),
+            "--git-user".into(),
+            "tester".into(),
+            "--pr-number".into(),
+            "9".into(),
+            "--vault-auth".into(),
+            "token".into(),
+            "--vault-addr".into(),
+            vault_addr.clone(),
+        ]
+    };
+    let envs = [("VAULT_TOKEN", bao.token())];
+    let good = args("vault://secret/sandboxes/shared/git#token");
+    let good: Vec<&str> = good.iter().map(String::as_str).collect();
+    let run = run_task("create-branch", &good, &envs);
+    assert_eq!(run.code, 0, "{}\n{}", run.result, run.stderr);
+    assert_eq!(run.result["outputs"]["commit"], rev(&bare, "main").as_str());
+    assert!(refs(&bare).contains("refs/heads/sbx-pr-9"));
+    for text in [run.result.to_string(), run.stderr.clone()] {
+        assert!(
+            !text.contains("v4ult-git-tok-5521"),
+            "the token leaked: {text}"
+        );
+    }
+    let outside = args("vault://secret/elsewhere/git#token");
+    let outside: Vec<&str> = outside.iter().map(String::as_str).collect();
+    let run = run_task("create-branch", &outside, &envs);
+    assert_eq!(run.code, 2, "{}", run.result);
+}
+
 #[test]
 fn register_and_unregister_write_exactly_the_environments_file() {
     let root = GitRoot::new();
