@@ -100,6 +100,9 @@ struct Runner<'a, W: Write> {
     out: &'a mut W,
     steps: Vec<StepReport>,
     pipeline: &'static str,
+    /// The step that failed, if one did: like an Argo DAG, the rest of the
+    /// pipeline depends on it and does not run.
+    failed: Option<String>,
 }
 
 impl<W: Write> Runner<'_, W> {
@@ -117,6 +120,11 @@ impl<W: Write> Runner<'_, W> {
             Value::Object(map) => map,
             _ => Map::new(),
         };
+        if let Some(failed) = &self.failed {
+            let why = format!("not run: {failed} failed before it");
+            self.record(task, Outcome::Skipped(why), Duration::ZERO)?;
+            return Ok(None);
+        }
         let started = Instant::now();
         let result = registry::run(task, &params, Context::default()).await;
         let duration = started.elapsed();
@@ -128,10 +136,13 @@ impl<W: Write> Runner<'_, W> {
                     .collect();
                 (Outcome::Succeeded, Some(map))
             }
-            Err(error) => (
-                Outcome::Failed(format!("{} ({})", error.full_message(), error.kind)),
-                None,
-            ),
+            Err(error) => {
+                self.failed = Some(task.to_string());
+                (
+                    Outcome::Failed(format!("{} ({})", error.full_message(), error.kind)),
+                    None,
+                )
+            }
         };
         self.record(task, outcome, duration)?;
         Ok(outputs)
@@ -219,6 +230,7 @@ pub async fn run(options: &Options, out: &mut impl Write) -> Result<Report, Demo
         out,
         steps: Vec::new(),
         pipeline: "create",
+        failed: None,
     };
     r.say(&format!("World: {}", world.root.display()))?;
     r.say(&format!(
@@ -383,7 +395,9 @@ pub async fn run(options: &Options, out: &mut impl Write) -> Result<Report, Demo
         return finish(r, world, Vec::new(), false);
     }
 
+    // The delete pipeline runs whatever the create pipeline got to.
     r.pipeline = "delete";
+    r.failed = None;
     r.say(&format!(
         "\nDelete pipeline for pull request #{pr} (sandbox-delete):"
     ))?;
