@@ -40,8 +40,13 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         world: Option<PathBuf>,
         /// Stop after the create pipeline and leave the sandbox in place.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "delete")]
         keep: bool,
+        /// Only run the delete pipeline, against the --world of an earlier run
+        /// (after --keep, or a run that was interrupted); pass the same
+        /// --pr-number and --database-url.
+        #[arg(long, requires = "world")]
+        delete: bool,
         /// The sample pull request's number.
         #[arg(long, value_name = "N", default_value_t = 42, value_parser = clap::value_parser!(u32).range(1..))]
         pr_number: u32,
@@ -125,13 +130,14 @@ fn run(cli: Cli) -> Result<ExitCode, Unreadable> {
         Command::Demo {
             world,
             keep,
+            delete,
             pr_number,
             database_url,
             no_local_postgres,
             verbose,
         } => run_demo(
             world,
-            keep,
+            (keep, delete),
             pr_number,
             database_url,
             no_local_postgres,
@@ -155,7 +161,7 @@ fn run(cli: Cli) -> Result<ExitCode, Unreadable> {
 #[allow(clippy::print_stderr)]
 fn run_demo(
     world: Option<PathBuf>,
-    keep: bool,
+    (keep, delete): (bool, bool),
     pr_number: u32,
     database_url: Option<String>,
     no_local_postgres: bool,
@@ -179,6 +185,9 @@ fn run_demo(
     // restore-db runs when a server is reachable: the user's, or a
     // throwaway one from the machine's own PostgreSQL binaries.
     let mut local = None;
+    // A kept sandbox's database lives on the server of the run that made
+    // it: --delete never starts a new one.
+    let no_local_postgres = no_local_postgres || delete;
     let database = match (&database_url, no_local_postgres) {
         (Some(url), _) => demo::Database::Url(url.clone()),
         (None, true) => demo::Database::Skipped("--no-local-postgres and no --database-url".into()),
@@ -208,6 +217,7 @@ fn run_demo(
     let options = demo::Options {
         world: Some(scratch),
         keep,
+        delete_only: delete,
         pr_number,
         database,
     };

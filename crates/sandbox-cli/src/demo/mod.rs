@@ -34,6 +34,8 @@ pub struct Options {
     pub world: Option<PathBuf>,
     /// Stop after the create pipeline.
     pub keep: bool,
+    /// Only run the delete pipeline, against a world an earlier run built.
+    pub delete_only: bool,
     /// The PR the sample sandbox is for.
     pub pr_number: u32,
     /// Where restore-db restores into, when it can run.
@@ -221,9 +223,22 @@ pub async fn run(options: &Options, out: &mut impl Write) -> Result<Report, Demo
         Some(dir) => dir.clone(),
         None => std::env::temp_dir().join(format!("sandbox-demo-{}", std::process::id())),
     };
-    let world = World::build(&root)?;
+    let world = if options.delete_only {
+        World::open(&root)?
+    } else {
+        World::build(&root)?
+    };
     let pr = options.pr_number;
     let environment = format!("sbx-pr-{pr}");
+    // The names every step derives (check-params outputs the same ones).
+    let names = sandbox_core::params::EnvironmentName::parse(&environment)
+        .ok()
+        .and_then(|env| sandbox_core::names::SandboxNames::derive(&env).ok())
+        .ok_or_else(|| {
+            DemoError::Setup(format!("{environment} is not a valid environment name"))
+        })?;
+    let branch = names.branch.to_string();
+    let database_name = names.database_name.to_string();
     let dest_bucket = format!("file://{}/{environment}/", world.sandbox_bucket.display());
     let overlay = "overlays/sandbox";
     let mut r = Runner {
@@ -244,34 +259,6 @@ pub async fn run(options: &Options, out: &mut impl Write) -> Result<Report, Demo
         }
         Database::Skipped(_) => None,
     };
-    r.say(&format!(
-        "\nCreate pipeline for pull request #{pr} (sandbox-create, then its child sandbox-init):"
-    ))?;
-
-    let mut check = json!({
-        "pr_number": pr.to_string(),
-        "repo_url": world.repo_url,
-        "overlay_path": overlay,
-        "images_from": "overlays/integration",
-        "source_bucket": world.source_bucket,
-        "dest_bucket": dest_bucket,
-        "backup_url": world.backup_url,
-    });
-    if let Some(url) = &database_url {
-        check["database_url"] = json!(url);
-    }
-    let names = r.task("check-params", check).await?;
-    let Some(names) = names else {
-        return finish(r, world, Vec::new(), false);
-    };
-    let names = Some(names);
-    let branch = output(&names, "branch").to_string();
-    let database_name = output(&names, "database_name").to_string();
-    r.detail(&format!(
-        "environment {environment}, namespace {}, branch {branch}, database {database_name}",
-        output(&names, "namespace")
-    ))?;
-
     let git = |extra: Value| {
         let mut p = json!({ "repo_url": world.repo_url, "pr_number": pr.to_string() });
         if let (Value::Object(p), Value::Object(extra)) = (&mut p, extra) {
@@ -279,120 +266,148 @@ pub async fn run(options: &Options, out: &mut impl Write) -> Result<Report, Demo
         }
         p
     };
-    let created = r
-        .task("create-branch", git(json!({ "base_branch": "main" })))
-        .await?;
-    if created.is_some() {
-        r.detail(&format!(
-            "{} {branch} at {}",
-            output(&created, "action"),
-            output(&created, "commit")
-                .chars()
-                .take(12)
-                .collect::<String>()
-        ))?;
-    }
-    let verify = on_path("kubectl");
-    let patched = r
-        .task(
-            "patch-kustomize",
-            git(json!({ "overlay_path": overlay, "images_from": "overlays/integration", "verify_render": verify })),
-        )
-        .await?;
-    if patched.is_some() {
-        let diff = world.git(&[
-            "diff",
-            "main",
-            &branch,
-            "--",
-            &format!("{overlay}/kustomization.yaml"),
-        ])?;
-        r.detail(&format!(
-            "overlay diff on {branch}{}:\n{diff}",
-            if verify {
-                " (rendered with kubectl kustomize before the push)"
-            } else {
-                ""
-            }
-        ))?;
-    }
-    // The child workflow: terraform apply is a stand-in here (nothing to
-    // create locally), then the documents and the database.
-    r.record(
-        "terraform apply",
-        Outcome::Skipped(
-            "stand-in: the demo has no cloud; the sandbox's bucket is a directory".into(),
-        ),
-        Duration::ZERO,
-    )?;
-    let seeded = r
-        .task(
-            "seed-bucket",
-            json!({ "pr_number": pr.to_string(), "source_bucket": world.source_bucket, "dest_bucket": dest_bucket }),
-        )
-        .await?;
-    if seeded.is_some() {
-        r.detail(&format!(
-            "{} objects copied ({} bytes), {} skipped, into {dest_bucket}",
-            output(&seeded, "objects_copied"),
-            output(&seeded, "bytes_copied"),
-            output(&seeded, "objects_skipped")
-        ))?;
-    }
-    match &options.database {
-        Database::Url(url) => {
-            let restored = r
-                .task(
-                    "restore-db",
-                    json!({ "pr_number": pr.to_string(), "backup_url": world.backup_url, "database_url": url }),
-                )
-                .await?;
-            if restored.is_some() {
-                let rows = psql(
-                    &with_database(url, &database_name),
-                    "select count(*) from orders",
-                )
-                .unwrap_or_else(|e| e);
-                r.detail(&format!(
-                    "{} tables restored from {} ({} bytes read); orders now holds {rows} rows",
-                    output(&restored, "tables_restored"),
-                    output(&restored, "backup_object"),
-                    output(&restored, "bytes_read")
-                ))?;
-            }
-        }
-        Database::Skipped(why) => {
-            r.record("restore-db", Outcome::Skipped(why.clone()), Duration::ZERO)?
-        }
-    }
-    let registered = r
-        .task(
-            "register-app",
-            git(json!({ "overlay_path": overlay, "apps_path": "apps/sandboxes" })),
-        )
-        .await?;
-    if registered.is_some() {
-        let app = world.git(&["show", &format!("main:{}", output(&registered, "app_file"))])?;
-        r.detail(&format!(
-            "Argo CD Application on main, {}:\n{app}",
-            output(&registered, "app_file")
-        ))?;
-    }
-    r.record(
-        "pr-feedback",
-        Outcome::Skipped(
-            "needs the GitHub API; in a cluster it posts a commit status and one sticky comment"
-                .into(),
-        ),
-        Duration::ZERO,
-    )?;
-
-    if options.keep {
+    if !options.delete_only {
         r.say(&format!(
-            "\n--keep: the sandbox stays; run the demo again without --keep, or delete {}",
-            world.root.display()
+            "\nCreate pipeline for pull request #{pr} (sandbox-create, then its child sandbox-init):"
         ))?;
-        return finish(r, world, Vec::new(), false);
+
+        let mut check = json!({
+            "pr_number": pr.to_string(),
+            "repo_url": world.repo_url,
+            "overlay_path": overlay,
+            "images_from": "overlays/integration",
+            "source_bucket": world.source_bucket,
+            "dest_bucket": dest_bucket,
+            "backup_url": world.backup_url,
+        });
+        if let Some(url) = &database_url {
+            check["database_url"] = json!(url);
+        }
+        let checked = r.task("check-params", check).await?;
+        let Some(checked) = checked else {
+            return finish(r, world, Vec::new(), false);
+        };
+        let checked = Some(checked);
+        r.detail(&format!(
+            "environment {environment}, namespace {}, branch {branch}, database {database_name}",
+            output(&checked, "namespace")
+        ))?;
+
+        let created = r
+            .task("create-branch", git(json!({ "base_branch": "main" })))
+            .await?;
+        if created.is_some() {
+            r.detail(&format!(
+                "{} {branch} at {}",
+                output(&created, "action"),
+                output(&created, "commit")
+                    .chars()
+                    .take(12)
+                    .collect::<String>()
+            ))?;
+        }
+        let verify = on_path("kubectl");
+        let patched = r
+            .task(
+                "patch-kustomize",
+                git(json!({ "overlay_path": overlay, "images_from": "overlays/integration", "verify_render": verify })),
+            )
+            .await?;
+        if patched.is_some() {
+            let diff = world.git(&[
+                "diff",
+                "main",
+                &branch,
+                "--",
+                &format!("{overlay}/kustomization.yaml"),
+            ])?;
+            r.detail(&format!(
+                "overlay diff on {branch}{}:\n{diff}",
+                if verify {
+                    " (rendered with kubectl kustomize before the push)"
+                } else {
+                    ""
+                }
+            ))?;
+        }
+        // The child workflow: terraform apply is a stand-in here (nothing to
+        // create locally), then the documents and the database.
+        r.record(
+            "terraform apply",
+            Outcome::Skipped(
+                "stand-in: the demo has no cloud; the sandbox's bucket is a directory".into(),
+            ),
+            Duration::ZERO,
+        )?;
+        let seeded = r
+            .task(
+                "seed-bucket",
+                json!({ "pr_number": pr.to_string(), "source_bucket": world.source_bucket, "dest_bucket": dest_bucket }),
+            )
+            .await?;
+        if seeded.is_some() {
+            r.detail(&format!(
+                "{} objects copied ({} bytes), {} skipped, into {dest_bucket}",
+                output(&seeded, "objects_copied"),
+                output(&seeded, "bytes_copied"),
+                output(&seeded, "objects_skipped")
+            ))?;
+        }
+        match &options.database {
+            Database::Url(url) => {
+                let restored = r
+                    .task(
+                        "restore-db",
+                        json!({ "pr_number": pr.to_string(), "backup_url": world.backup_url, "database_url": url }),
+                    )
+                    .await?;
+                if restored.is_some() {
+                    let rows = psql(
+                        &with_database(url, &database_name),
+                        "select count(*) from orders",
+                    )
+                    .unwrap_or_else(|e| e);
+                    r.detail(&format!(
+                        "{} tables restored from {} ({} bytes read); orders now holds {rows} rows",
+                        output(&restored, "tables_restored"),
+                        output(&restored, "backup_object"),
+                        output(&restored, "bytes_read")
+                    ))?;
+                }
+            }
+            Database::Skipped(why) => {
+                r.record("restore-db", Outcome::Skipped(why.clone()), Duration::ZERO)?
+            }
+        }
+        let registered = r
+            .task(
+                "register-app",
+                git(json!({ "overlay_path": overlay, "apps_path": "apps/sandboxes" })),
+            )
+            .await?;
+        if registered.is_some() {
+            let app = world.git(&["show", &format!("main:{}", output(&registered, "app_file"))])?;
+            r.detail(&format!(
+                "Argo CD Application on main, {}:\n{app}",
+                output(&registered, "app_file")
+            ))?;
+        }
+        r.record(
+            "pr-feedback",
+            Outcome::Skipped(
+                "needs the GitHub API; in a cluster it posts a commit status and one sticky comment"
+                    .into(),
+            ),
+            Duration::ZERO,
+        )?;
+
+        if options.keep {
+            r.say(&format!(
+                "\n--keep: the sandbox stays; run the demo again without --keep, or delete {}",
+                world.root.display()
+            ))?;
+            return finish(r, world, Vec::new(), false);
+        }
     }
 
     // The delete pipeline runs whatever the create pipeline got to.
@@ -417,9 +432,23 @@ pub async fn run(options: &Options, out: &mut impl Write) -> Result<Report, Demo
         destroyed.push(format!("removed {}", dest_dir.display()));
     }
     if let Some(url) = &database_url {
-        psql(url, &format!("drop database if exists \"{database_name}\""))
+        // The database and any staging or retired copy a killed restore
+        // left (`<name>_stg_…`, `<name>_old_…`); FORCE ends sessions an
+        // orphaned psql may still hold.
+        let like = database_name.replace('_', "\\_");
+        let found = psql(
+            url,
+            &format!("select datname from pg_database where datname like '{like}%' order by 1"),
+        )
+        .map_err(DemoError::Setup)?;
+        for name in found.lines().filter(|l| !l.is_empty()) {
+            psql(
+                url,
+                &format!("drop database if exists \"{name}\" with (force)"),
+            )
             .map_err(DemoError::Setup)?;
-        destroyed.push(format!("dropped database {database_name}"));
+            destroyed.push(format!("dropped database {name}"));
+        }
     }
     r.record("terraform destroy", Outcome::Succeeded, started.elapsed())?;
     r.detail(&format!(

@@ -180,6 +180,32 @@ impl World {
         })
     }
 
+    /// The world a previous run built under `root` (after `--keep`, or a run
+    /// that was interrupted), to run the delete pipeline against it.
+    pub fn open(root: &Path) -> Result<World, DemoError> {
+        let root = root
+            .canonicalize()
+            .map_err(|e| io_error(&format!("open the world {}", root.display()), e))?;
+        let remote = root.join("remote/infra.git");
+        if !remote.join("HEAD").is_file() {
+            return Err(DemoError::Setup(format!(
+                "{} is not a demo world (no remote/infra.git): give the directory a demo run printed",
+                root.display()
+            )));
+        }
+        let documents = root.join("buckets/integration-docs");
+        let backups = root.join("backups/integration");
+        Ok(World {
+            repo_url: format!("file://{}", remote.display()),
+            source_bucket: format!("file://{}/", documents.display()),
+            backup_url: format!("file://{}/", backups.display()),
+            remote,
+            sandbox_bucket: root.join("buckets/sandbox-docs"),
+            documents: DOCUMENTS.len(),
+            root,
+        })
+    }
+
     /// `git --git-dir <remote> args…`, for showing and checking results.
     pub fn git(&self, args: &[&str]) -> Result<String, DemoError> {
         let mut all = vec!["--git-dir", self.remote.to_str().unwrap_or_default()];
