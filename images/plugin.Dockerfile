@@ -1,6 +1,8 @@
 # syntax=docker/dockerfile:1.7
 # The executor plugin runs as a sidecar of the workflow agent and must run
-# as the agent's uid, 8737, to read the agent's token. Build:
+# as the agent's uid, 8737, to read the agent's token. It links every task,
+# so it is built for size (profile release-small: 9.0 MB instead of 11.4 MB,
+# see BENCHMARKS.md). Build:
 #   docker build -f images/plugin.Dockerfile -t ghcr.io/argo-sandbox/sandbox-plugin:0.1.0 .
 
 ARG RUST_VERSION=1.95.0
@@ -14,8 +16,8 @@ WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --bin sandbox-plugin \
- && install -D -m 0755 target/release/sandbox-plugin /out/sandbox-plugin
+    cargo build --profile release-small --locked --bin sandbox-plugin \
+ && install -D -m 0755 target/release-small/sandbox-plugin /out/sandbox-plugin
 
 FROM docker.io/library/debian:${DEBIAN_RELEASE}-slim
 RUN apt-get update \

@@ -9,7 +9,8 @@
 # Goals: not mine >= 50k req/s, check-params p99 <= 2 ms at 1k req/s, idle
 # RSS <= 15 MB, >= 10x the Python plugin's throughput.
 # Usage: scripts/bench plugin   (or scripts/bench.d/plugin.sh)
-# Env: RUNS (rounds, default 3), DURATION (seconds per wrk run, default 10).
+# Env: RUNS (rounds, default 3), DURATION (seconds per wrk run, default 10),
+# PROFILE (cargo profile, default release; the image uses release-small).
 set -euo pipefail
 
 if ! declare -F ensure_apt >/dev/null; then
@@ -22,7 +23,8 @@ cd "$ROOT"
 
 ensure_apt wrk wrk
 ensure_apt python3 python3
-cargo build --release --locked -q -p sandbox-plugin --bin sandbox-plugin
+PROFILE=${PROFILE:-release}
+cargo build --profile "$PROFILE" --locked -q -p sandbox-plugin --bin sandbox-plugin
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -60,7 +62,7 @@ LUA
 
 export BENCH_DIR=$work BENCH_TOKEN
 BENCH_TOKEN=$(cat "$work/token")
-python3 - "$TARGET_DIR/release/sandbox-plugin" "$ROOT/plugin/bench/python_plugin.py" "$work" \
+python3 - "$TARGET_DIR/$PROFILE/sandbox-plugin" "$ROOT/plugin/bench/python_plugin.py" "$work" \
   "${RUNS:-3}" "${DURATION:-10}" <<'PY'
 import json, os, re, socket, statistics, subprocess, sys, time
 
