@@ -436,6 +436,23 @@ pub async fn run(options: &Options, out: &mut impl Write) -> Result<Report, Demo
         // left (`<name>_stg_…`, `<name>_old_…`); FORCE ends sessions an
         // orphaned psql may still hold.
         let like = database_name.replace('_', "\\_");
+        // A restore killed mid-way can leave its sessions running, one of
+        // them perhaps still inside CREATE DATABASE for the staging copy:
+        // end them and wait until they are gone before looking, or the
+        // staging database appears after the drop.
+        let sessions = format!(
+            "select count(pg_terminate_backend(pid)) from pg_stat_activity \
+             where pid <> pg_backend_pid() \
+             and (application_name = 'restore-db' or datname like '{like}%')"
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let ended = psql(url, &sessions).map_err(DemoError::Setup)?;
+            if ended == "0" || Instant::now() > deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         let found = psql(
             url,
             &format!("select datname from pg_database where datname like '{like}%' order by 1"),

@@ -193,6 +193,7 @@ impl World {
                 root.display()
             )));
         }
+        clear_stale_locks(&remote)?;
         let documents = root.join("buckets/integration-docs");
         let backups = root.join("backups/integration");
         Ok(World {
@@ -212,6 +213,27 @@ impl World {
         all.extend_from_slice(args);
         git(&self.root, &all)
     }
+}
+
+/// The demo's remote has no server process: a push runs in the demo's own
+/// process, so a run killed mid-push also kills the "server" side of the ref
+/// update and leaves its lock file, which a restarted git server would
+/// clean. An earlier run of the demo is over when `--delete` runs, so every
+/// lock left in the repository is stale.
+fn clear_stale_locks(remote: &Path) -> Result<(), DemoError> {
+    let mut dirs = vec![remote.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let entries = std::fs::read_dir(&dir).map_err(|e| io_error("read the remote", e))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "lock") {
+                std::fs::remove_file(&path).map_err(|e| io_error("remove a stale lock", e))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A plain-SQL dump as `pg_dump` writes one: schema, then COPY blocks.
