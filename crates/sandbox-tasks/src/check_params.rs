@@ -348,8 +348,6 @@ pub struct Plan {
     pub dest_bucket: Option<BucketUrl>,
     /// Backups.
     pub backup_url: Option<BucketUrl>,
-    /// Whether a database server was given.
-    pub has_database_url: bool,
     /// Every `vault://` reference of the set, by parameter, bound to the
     /// environment and confined to the scope.
     #[serde(skip)]
@@ -568,7 +566,6 @@ pub fn validate(p: &Params) -> Result<Plan, TaskError> {
         source_bucket,
         dest_bucket,
         backup_url,
-        has_database_url: p.database_url.is_some(),
         vault_refs,
         vault_scope,
         vault,
