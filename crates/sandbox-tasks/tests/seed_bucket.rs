@@ -606,6 +606,22 @@ fn emulator_killed_mid_copy_exits_4_and_a_rerun_completes() {
     assert!(stdout.contains(r#""kind":"transient""#), "{stdout}");
 
     gcs.restart();
+    // The restarted emulator answers before its filesystem backend shows
+    // every bucket again; wait for the destination, as a client would.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::process::Command::new("curl")
+        .args([
+            "-sf",
+            "-o",
+            "/dev/null",
+            &format!("{e}/storage/v1/b/docs-sbx"),
+        ])
+        .status()
+        .is_ok_and(|s| !s.success())
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let run = seed(
         &e,
         &[
