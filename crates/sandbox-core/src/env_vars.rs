@@ -13,6 +13,11 @@ pub const LOG_LEVEL: &str = "SANDBOX_LOG_LEVEL";
 pub const FIXTURES: &str = "SANDBOX_FIXTURES";
 /// Directory holding the service binaries the test harness starts.
 pub const TOOLS_DIR: &str = "SANDBOX_TOOLS_DIR";
+/// Directory of the PostgreSQL binaries (`psql`, `pg_restore`, `initdb`)
+/// to use instead of the newest installed ones.
+pub const PGBIN: &str = "SANDBOX_PGBIN";
+/// The `database_url` parameter's variable, also read by `sandbox demo`.
+pub const DATABASE_URL: &str = "SANDBOX_DATABASE_URL";
 
 /// Vault's address (`https://vault:8200`), the standard Vault variable;
 /// `--vault-addr` / `SANDBOX_VAULT_ADDR` win over it.

@@ -13,6 +13,7 @@ pub mod context;
 pub mod create_branch;
 pub mod credentials;
 pub mod gitops;
+pub mod needs;
 pub mod params_file;
 pub mod patch_kustomize;
 pub mod pr_feedback;
@@ -26,6 +27,7 @@ pub mod unregister_app;
 pub mod vault_args;
 
 pub use context::{Context, Progress};
+pub use needs::Need;
 
 use sandbox_core::{Outputs, TaskError};
 use std::future::Future;
@@ -47,6 +49,9 @@ pub trait Task {
     /// Every output the task may write on success; the runner writes the
     /// ones a run did not set as empty, in this order.
     const OUTPUTS: &'static [OutputSpec];
+    /// What the task needs from its pod besides its binary (tools, a
+    /// writable temporary directory, the service-account token).
+    const NEEDS: &'static [Need] = &[];
     /// What the task takes, as flags, environment variables or a params object.
     type Params: clap::Args + clap::FromArgMatches + Send + 'static;
     /// Validate the parameters, then do the work. Must be idempotent.

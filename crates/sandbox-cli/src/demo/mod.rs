@@ -5,6 +5,7 @@
 //! (`sandbox_tasks::registry`), shows what each step did, then runs the
 //! delete pipeline and proves nothing of the sandbox is left.
 
+pub mod cli;
 pub mod postgres;
 pub mod world;
 
@@ -196,7 +197,7 @@ pub fn on_path(program: &str) -> bool {
 /// Run psql against `url` (a demo-local server, no password), returning
 /// unaligned output.
 fn psql(url: &str, sql: &str) -> Result<String, String> {
-    let bin = std::env::var_os("SANDBOX_PGBIN")
+    let bin = std::env::var_os(sandbox_core::env_vars::PGBIN)
         .map_or_else(|| PathBuf::from("psql"), |d| PathBuf::from(d).join("psql"));
     let out = Command::new(bin)
         .args(["-X", "-At", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])

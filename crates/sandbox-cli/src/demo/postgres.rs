@@ -22,7 +22,7 @@ pub struct LocalPostgres {
 /// The newest `/usr/lib/postgresql/*/bin` holding initdb, else initdb's
 /// directory on PATH.
 pub fn find_server_binaries() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("SANDBOX_PGBIN").map(PathBuf::from) {
+    if let Some(dir) = std::env::var_os(sandbox_core::env_vars::PGBIN).map(PathBuf::from) {
         return dir.join("initdb").is_file().then_some(dir);
     }
     let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")

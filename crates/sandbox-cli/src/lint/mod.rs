@@ -4,6 +4,7 @@
 //! between documents (`templateRef`, `workflowTemplateRef`) resolve against
 //! every file given, through the [`index`].
 
+pub mod cli;
 mod index;
 mod sensor;
 mod workflow;

@@ -10,6 +10,7 @@
 //! implement (Lua scripts, transforms, govaluate ternaries and functions),
 //! the result says "unsupported" instead of guessing.
 
+pub mod cli;
 pub mod event;
 pub mod expr;
 pub mod gjson_go;
