@@ -189,29 +189,6 @@ fn write_outputs<T: Task>(y: &mut String, value_from: impl Fn(&str) -> String) {
     }
 }
 
-/// One Markdown row per task for the README: flags, outputs, exit codes.
-pub fn markdown_row<T: Task>() -> String {
-    let about = runner::command::<T>()
-        .get_about()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    let flags: Vec<String> = inputs::<T>()
-        .iter()
-        .map(|i| format!("`--{}`", i.name.replace('_', "-")))
-        .collect();
-    let outputs: Vec<String> = T::OUTPUTS.iter().map(|o| format!("`{}`", o.name)).collect();
-    format!(
-        "| `{}` | {about} | {} | {} |",
-        T::NAME,
-        flags.join(" "),
-        if outputs.is_empty() {
-            "—".to_string()
-        } else {
-            outputs.join(" ")
-        }
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use crate::registry;
@@ -254,31 +231,6 @@ mod tests {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let name = entry.unwrap().file_name().to_string_lossy().into_owned();
             assert!(expected.contains(&name), "{name} has no task behind it");
-        }
-    }
-
-    /// The README's task table is generated from the tasks; rewrite it with
-    /// SANDBOX_UPDATE_TEMPLATES=1 like the templates.
-    #[test]
-    fn readme_task_table_matches_the_tasks() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
-        let readme = std::fs::read_to_string(&path).unwrap();
-        let (begin, end) = ("<!-- tasks:begin -->\n", "<!-- tasks:end -->");
-        let start = readme.find(begin).expect("README has a tasks:begin marker") + begin.len();
-        let stop = readme.find(end).expect("README has a tasks:end marker");
-        let table = registry::readme_table();
-        if std::env::var_os("SANDBOX_UPDATE_TEMPLATES").is_some() {
-            std::fs::write(
-                &path,
-                format!("{}{table}{}", &readme[..start], &readme[stop..]),
-            )
-            .unwrap();
-        } else {
-            assert_eq!(
-                &readme[start..stop],
-                table,
-                "README task table is stale: run SANDBOX_UPDATE_TEMPLATES=1 cargo test -p sandbox-tasks catalog"
-            );
         }
     }
 

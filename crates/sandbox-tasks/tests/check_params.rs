@@ -140,7 +140,7 @@ fn a_valid_set_writes_the_derived_names() {
 #[test]
 fn the_whole_result_keeps_its_shape() {
     let dir = tempfile::tempdir().unwrap();
-    let run = check_params(&["--params", &example("check-params.yaml")], dir.path());
+    let run = check_params(&["--params", &example("sandbox.yaml")], dir.path());
     assert_eq!(run.code, 0, "{}", run.stdout);
     insta::assert_json_snapshot!(run.result, { ".duration_ms" => "[duration]" });
 }

@@ -295,7 +295,7 @@ spec:
     git(&wt, &["commit", "-qm", "template"], None);
     git(&wt, &["push", "-q", "origin", "main"], None);
     let mut with_template = args.to_vec();
-    with_template.extend(["--template", "templates/app.yaml.tera"]);
+    with_template.extend(["--app-template", "templates/app.yaml.tera"]);
     let run = run_task("register-app", &with_template, &[]);
     assert_eq!(run.code, 0, "{}", run.result);
     let file = git(&bare, &["show", "main:apps/sandboxes/sbx-pr-12.yaml"], None);

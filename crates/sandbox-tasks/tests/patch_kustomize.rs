@@ -416,7 +416,7 @@ fn hostile_paths_are_invalid_and_nothing_is_pushed() {
         ("--overlay-path", "overlays/../../etc"),
         ("--overlay-path", "/etc/kubernetes"),
         ("--images-from", "../../integration"),
-        ("--template", "/etc/passwd"),
+        ("--overlay-template", "/etc/passwd"),
         ("--overlay-path", ".git/hooks"),
     ] {
         let mut args = vec![
@@ -513,7 +513,7 @@ fn an_overlay_that_does_not_render_is_refused_before_pushing() {
             "7",
             "--overlay-path",
             "overlays/sandbox",
-            "--template",
+            "--overlay-template",
             "templates/broken.yaml.tera",
             "--verify-render",
         ],
@@ -539,7 +539,7 @@ fn a_template_renders_the_overlay() {
             "7",
             "--overlay-path",
             "overlays/sandbox",
-            "--template",
+            "--overlay-template",
             "templates/sandbox.yaml.tera",
             "--images-from",
             "overlays/integration",

@@ -1,24 +1,27 @@
-//! The Vault flags every task that takes a credential flattens into its
-//! `Params` (`#[command(flatten)] pub vault: VaultArgs`), and their
-//! validation into a scope and a login before any side effect.
+//! How credentials are read: the Vault flags every task that takes a
+//! credential flattens into its `Params`, the one parser of credential
+//! references ([`reference`]: bound to the environment and confined to the
+//! Vault bases before any request), and [`VaultPlan`], which resolves them
+//! at run time through `sandbox_vault::Credentials` (files, variables and
+//! Vault alike, each value masked in everything the run reports). Also the
+//! environment's own secrets ([`SecretsArgs`], for cleanup-secrets).
 //!
-//! Usage in a task (see `crates/sandbox-vault/README.md`):
+//! Usage in a task:
 //!
 //! ```ignore
 //! // validate():
 //! let scope = p.vault.scope(&mut problems);
-//! let token = problems.parse_secret("git_token", &p.git_token, |s| {
-//!     CredentialRef::parse_bound(s, Some(&env), &scope)
-//! });
-//! let vault = p.vault.config(token.iter().any(CredentialRef::is_vault), &mut problems);
+//! let token = vault::reference(&mut problems, "git_token", p.git_token.as_deref(), Some(&env), &scope);
+//! let vault = p.vault.plan(scope, Some(&env), token.iter(), &mut problems);
 //! // run():
-//! let creds = p.vault.credentials(&ctx, scope, Some(env), vault);
+//! let creds = vault?.credentials(&ctx);
 //! let token = creds.resolve(&token).await?; // Secret; token.expose() where needed
 //! ```
 
+use super::Refusals;
 use crate::Context;
 use clap::Args;
-use sandbox_core::credential::{Secret, VaultScope};
+use sandbox_core::credential::{CredentialRef, ENVIRONMENT_VARIABLE, Secret, VaultScope};
 use sandbox_core::env_vars;
 use sandbox_core::names::DEFAULT_VAULT_BASE;
 use sandbox_core::params::{EnvironmentName, Invalid, Problems};
@@ -203,20 +206,187 @@ impl VaultArgs {
         Some(config)
     }
 
+    /// Everything the run needs to resolve `references`: the scope, the
+    /// environment, and the Vault settings when any reference is
+    /// `vault://` (validated here, so a missing address fails before the
+    /// run starts, exit 2, not at the first read).
+    pub fn plan<'r>(
+        &self,
+        scope: VaultScope,
+        environment: Option<&EnvironmentName>,
+        references: impl IntoIterator<Item = &'r CredentialRef>,
+        problems: &mut Problems,
+    ) -> VaultPlan {
+        let needed = references.into_iter().any(CredentialRef::is_vault);
+        VaultPlan {
+            config: self.config(needed, problems),
+            scope,
+            environment: environment.cloned(),
+        }
+    }
+}
+
+/// How a run reads its credentials.
+#[derive(Debug, Clone, Default)]
+pub struct VaultPlan {
+    /// The bases `vault://` references are confined to.
+    pub scope: VaultScope,
+    /// How to reach Vault (only when some reference is `vault://`, or the
+    /// task manages secrets).
+    pub config: Option<VaultConfig>,
+    /// The environment that fills `{environment}`.
+    pub environment: Option<EnvironmentName>,
+}
+
+impl VaultPlan {
     /// The run's resolver: every value it resolves is masked by the run's
     /// redactor.
-    pub fn credentials(
-        &self,
-        ctx: &Context,
-        scope: VaultScope,
-        environment: Option<EnvironmentName>,
-        vault: Option<VaultConfig>,
-    ) -> Credentials {
+    pub fn credentials(&self, ctx: &Context) -> Credentials {
         Credentials::new(ctx.redactor.clone())
-            .with_scope(scope)
-            .with_environment(environment)
-            .with_vault(vault)
+            .with_scope(self.scope.clone())
+            .with_environment(self.environment.clone())
+            .with_vault(self.config.clone())
     }
+}
+
+impl VaultPlan {
+    /// `check-params --check-remote`: each `vault://` reference read with
+    /// the configured login. Values are read, registered with the run's
+    /// redactor and dropped; only the reference is reported.
+    pub async fn remote_checks(
+        &self,
+        references: &[(&'static str, CredentialRef)],
+        ctx: &Context,
+    ) -> Vec<crate::remote::RemoteCheck> {
+        use crate::remote::RemoteCheck;
+        const CHECK: &str = "vault-reference-readable";
+        let creds = self.credentials(ctx);
+        let login = self
+            .config
+            .as_ref()
+            .map_or_else(String::new, |v| v.login.to_string());
+        let mut checks = Vec::new();
+        for (field, reference) in references.iter().filter(|(_, r)| r.is_vault()) {
+            let location = reference.vault_location().unwrap_or_default();
+            checks.push(match creds.resolve(reference).await {
+                Ok(_) => RemoteCheck::passed(
+                    CHECK,
+                    field,
+                    format!("{field}: {reference} ({location}) is readable with {login}"),
+                ),
+                Err(e) => {
+                    let error = sandbox_core::TaskError::from(e);
+                    RemoteCheck::failed(
+                        CHECK,
+                        field,
+                        ctx.redactor
+                            .mask(&format!("{field}: {}", error.full_message())),
+                        "check the reference, the Vault role's policy and --vault-role",
+                    )
+                    .with_kind(error.kind)
+                }
+            });
+        }
+        checks
+    }
+}
+
+/// Parse the credential reference of `field` (file:, env: or vault://),
+/// bound to the environment and confined to `scope`; the value is never
+/// echoed in a problem.
+pub fn reference(
+    problems: &mut Problems,
+    field: &str,
+    value: Option<&str>,
+    environment: Option<&EnvironmentName>,
+    scope: &VaultScope,
+) -> Option<CredentialRef> {
+    problems.parse_secret(field, value?, |s| {
+        CredentialRef::parse(s)?.bind(environment, scope)
+    })
+}
+
+/// The environment's secrets in Vault.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SecretsArgs {
+    /// The environment's secrets, <mount>/<path>; {environment} is filled in [default: <first --vault-base>/<environment>].
+    #[arg(long, env = "SANDBOX_VAULT_PATH", value_name = "PATH")]
+    pub vault_path: Option<String>,
+}
+
+/// The environment's secrets: a KV v2 mount and the folder below it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretsPlan {
+    /// The KV v2 mount, e.g. `secret`.
+    pub mount: String,
+    /// The folder below it, e.g. `sandboxes/sbx-pr-7`.
+    pub path: String,
+}
+
+impl std::fmt::Display for SecretsPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.mount, self.path)
+    }
+}
+
+impl SecretsArgs {
+    /// The environment's secrets: `--vault-path` with `{environment}`
+    /// filled in, or the first Vault base and the environment.
+    pub fn validate(
+        &self,
+        vault: &VaultArgs,
+        environment: Option<&EnvironmentName>,
+        problems: &mut Problems,
+    ) -> Option<SecretsPlan> {
+        let path = match (&self.vault_path, environment) {
+            (Some(path), Some(env)) => path.replace(ENVIRONMENT_VARIABLE, env.as_str()),
+            (Some(path), None) => path.clone(),
+            (None, Some(env)) => {
+                let base = vault.vault_base.first().map_or("", |b| b.trim_matches('/'));
+                format!("{base}/{env}")
+            }
+            (None, None) => return None,
+        };
+        problems.parse("vault_path", &path, parse_vault_path)
+    }
+}
+
+impl SecretsPlan {
+    /// The secrets must be the environment's: one segment of the path is
+    /// the environment's name.
+    pub fn refusals(&self, env: &super::EnvPlan, refusals: &mut Refusals) {
+        let full = self.to_string();
+        refusals.check(
+            "vault_path",
+            &full,
+            env.policy.check_vault_path(&full, &env.environment),
+        );
+    }
+}
+
+/// `<mount>/<path>` of plain segments: no `..`, no empty segment, nothing
+/// that would change the request URL.
+fn parse_vault_path(s: &str) -> Result<SecretsPlan, Invalid> {
+    let trimmed = s.trim_matches('/');
+    let segments: Vec<&str> = trimmed.split('/').collect();
+    let ok = segments.len() >= 2
+        && segments
+            .iter()
+            .all(|seg| !seg.is_empty() && *seg != "." && *seg != "..")
+        && trimmed
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.@+=:/".contains(c));
+    if !ok {
+        return Err(Invalid::one(
+            "vault-path",
+            "vault path must be <mount>/<path> of plain segments (no '..', no empty segment)",
+            "give e.g. secret/sandboxes/{environment}",
+        ));
+    }
+    Ok(SecretsPlan {
+        mount: segments[0].to_string(),
+        path: segments[1..].join("/"),
+    })
 }
 
 /// `http(s)://host[:port][/]` with no credentials, query or fragment.
