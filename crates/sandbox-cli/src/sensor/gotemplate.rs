@@ -6,6 +6,7 @@
 //! unsupported rather than guessed.
 
 use super::gjson_go::format_go_float;
+use base64::Engine as _;
 use serde_json::Value as Json;
 
 /// Why a template produced no text.
@@ -388,17 +389,142 @@ fn call(name: &str, args: Vec<V>) -> Result<V, TemplateError> {
                 _ => 0,
             })
         }
-        "toJson" => {
+        "toJson" | "toRawJson" => {
             arity(name, &args, 1)?;
-            V::Str(match &args[0] {
-                V::Nil => "null".into(),
-                V::Str(text) => serde_json::to_string(text).unwrap_or_default(),
-                V::Int(i) => i.to_string(),
-                V::Float(f) => {
-                    serde_json::Number::from_f64(*f).map_or("null".into(), |n| go_json_number(&n))
+            let json = match &args[0] {
+                V::Nil => Json::Null,
+                V::Str(text) => Json::String(text.clone()),
+                V::Int(i) => Json::from(*i),
+                V::Float(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
+                V::Bool(b) => Json::Bool(*b),
+                V::Other(j) => j.clone(),
+            };
+            V::Str(go_json(&json, name == "toJson"))
+        }
+        "b64enc" => {
+            arity(name, &args, 1)?;
+            V::Str(BASE64.encode(strval(&args[0]).as_bytes()))
+        }
+        "b64dec" => {
+            arity(name, &args, 1)?;
+            // sprig returns the decoder's error text as the value.
+            V::Str(match BASE64.decode(strval(&args[0]).as_bytes()) {
+                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                Err(e) => format!("illegal base64 data: {e}"),
+            })
+        }
+        "squote" => V::Str(
+            args.iter()
+                .filter(|a| **a != V::Nil)
+                .map(|a| format!("'{}'", strval(a)))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        "cat" => V::Str(
+            args.iter()
+                .filter(|a| **a != V::Nil)
+                .map(strval)
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        "contains" | "hasPrefix" | "hasSuffix" => {
+            arity(name, &args, 2)?;
+            let (needle, text) = (s(0)?, s(1)?);
+            V::Bool(match name {
+                "contains" => text.contains(&needle),
+                "hasPrefix" => text.starts_with(&needle),
+                _ => text.ends_with(&needle),
+            })
+        }
+        "repeat" => {
+            arity(name, &args, 2)?;
+            let n = int_arg(name, &args[0])?;
+            V::Str(s(1)?.repeat(usize::try_from(n).unwrap_or(0)))
+        }
+        "nospace" => {
+            arity(name, &args, 1)?;
+            V::Str(s(0)?.chars().filter(|c| !c.is_whitespace()).collect())
+        }
+        "trimAll" => {
+            arity(name, &args, 2)?;
+            let (cutset, text) = (s(0)?, s(1)?);
+            V::Str(text.trim_matches(|c| cutset.contains(c)).to_string())
+        }
+        "join" => {
+            arity(name, &args, 2)?;
+            let sep = s(0)?;
+            let V::Other(Json::Array(items)) = &args[1] else {
+                return Err(TemplateError::Unsupported("join of a non-list".into()));
+            };
+            V::Str(
+                items
+                    .iter()
+                    .map(|i| V::from_json(i).print())
+                    .collect::<Vec<_>>()
+                    .join(&sep),
+            )
+        }
+        "len" => {
+            arity(name, &args, 1)?;
+            #[allow(clippy::cast_possible_wrap)]
+            V::Int(match &args[0] {
+                V::Str(text) => text.len() as i64,
+                V::Other(Json::Array(a)) => a.len() as i64,
+                V::Other(Json::Object(o)) => o.len() as i64,
+                other => {
+                    return Err(TemplateError::Failed(format!(
+                        "error calling len: len of type {}",
+                        other.type_name()
+                    )));
                 }
-                V::Bool(b) => b.to_string(),
-                V::Other(j) => j.to_string(),
+            })
+        }
+        "index" => {
+            if args.is_empty() {
+                return Err(TemplateError::Failed(
+                    "wrong number of args for index".into(),
+                ));
+            }
+            let mut current = args[0].clone();
+            for key in &args[1..] {
+                current = match (&current, key) {
+                    (V::Other(Json::Object(map)), V::Str(k)) => {
+                        map.get(k).map_or(V::Nil, V::from_json)
+                    }
+                    (V::Other(Json::Array(items)), V::Int(i)) => usize::try_from(*i)
+                        .ok()
+                        .and_then(|i| items.get(i))
+                        .map(V::from_json)
+                        .ok_or_else(|| {
+                            TemplateError::Failed(format!(
+                                "error calling index: index out of range: {i}"
+                            ))
+                        })?,
+                    (V::Nil, _) => {
+                        return Err(TemplateError::Failed(
+                            "error calling index: index of untyped nil".into(),
+                        ));
+                    }
+                    _ => {
+                        return Err(TemplateError::Failed(format!(
+                            "error calling index: cannot index {} with {}",
+                            current.type_name(),
+                            key.type_name()
+                        )));
+                    }
+                };
+            }
+            current
+        }
+        "float64" => {
+            arity(name, &args, 1)?;
+            #[allow(clippy::cast_precision_loss)]
+            V::Float(match &args[0] {
+                V::Int(i) => *i as f64,
+                V::Float(f) => *f,
+                V::Str(text) => text.trim().parse().unwrap_or(0.0),
+                V::Bool(b) => f64::from(u8::from(*b)),
+                _ => 0.0,
             })
         }
         other => {
@@ -409,13 +535,79 @@ fn call(name: &str, args: Vec<V>) -> Result<V, TemplateError> {
     })
 }
 
-/// Go's encoding/json prints integral floats without a fraction.
-fn go_json_number(n: &serde_json::Number) -> String {
-    match n.as_f64() {
-        #[allow(clippy::cast_possible_truncation)]
-        Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", f as i64),
-        _ => n.to_string(),
+const BASE64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// Go's `json.Marshal` of a decoded JSON value: object keys sorted,
+/// float64 numbers printed the Go way, and with `escape_html` `<`, `>` and
+/// `&` escaped as `\u003c`, `\u003e`, `\u0026`.
+pub fn go_json(value: &Json, escape_html: bool) -> String {
+    let mut out = String::new();
+    write_go_json(value, escape_html, &mut out);
+    out
+}
+
+fn write_go_json(value: &Json, escape_html: bool, out: &mut String) {
+    match value {
+        Json::Null => out.push_str("null"),
+        Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Json::Number(n) => out.push_str(&go_json_float(n.as_f64().unwrap_or(0.0))),
+        Json::String(s) => {
+            let quoted = Json::String(s.clone()).to_string();
+            if escape_html {
+                out.push_str(
+                    &quoted
+                        .replace('<', "\\u003c")
+                        .replace('>', "\\u003e")
+                        .replace('&', "\\u0026")
+                        .replace('\u{2028}', "\\u2028")
+                        .replace('\u{2029}', "\\u2029"),
+                );
+            } else {
+                out.push_str(&quoted);
+            }
+        }
+        Json::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_go_json(item, escape_html, out);
+            }
+            out.push(']');
+        }
+        Json::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_go_json(&Json::String(k.clone()), escape_html, out);
+                out.push(':');
+                write_go_json(&map[k], escape_html, out);
+            }
+            out.push('}');
+        }
     }
+}
+
+/// `encoding/json`'s float64: shortest digits, exponent form below 1e-6
+/// and from 1e21 (`1e+21`, `1e-7`: Go pads a positive exponent to two
+/// digits and then trims `e-07` to `e-7`).
+fn go_json_float(f: f64) -> String {
+    let abs = f.abs();
+    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+        let sci = format!("{f:e}");
+        let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+        let exp: i32 = exp.parse().unwrap_or(0);
+        if exp < 0 {
+            return format!("{mantissa}e-{}", exp.abs());
+        }
+        return format!("{mantissa}e+{exp:02}");
+    }
+    format!("{f}")
 }
 
 fn split_outside_quotes(s: &str, sep: char) -> Vec<&str> {
