@@ -449,18 +449,39 @@ fn time_filter(filter: &Json, ctx: &Context, results: &mut Vec<FilterResult>) ->
             gotime::format_rfc3339(event_time)
         )
     };
-    if !zone.is_empty() && zone != "UTC" {
-        results.push(FilterResult {
-            path: "time".into(),
-            result: false,
-            why: format!("unsupported: sensor-test has no time zone database for timezone {zone:?}; counted as not passing"),
-        });
-        return (false, false);
-    }
-    let day = event_time.secs.div_euclid(86_400);
-    let (y, m, d) = gotime::civil_from_days(day);
-    let parse =
-        |t: &str| gotime::parse("2006-01-02 15:04:05", &format!("{y:04}-{m:02}-{d:02} {t}"));
+    // ParseTimeInTimezone (pkg/shared/util/time.go): the event's date in
+    // the zone, the times as wall clock there; ParseTime without a zone.
+    let loc = match gotime::Zone::load(zone) {
+        Ok(loc) => loc,
+        Err(_) if !gotime::Zone::database_present() => {
+            results.push(FilterResult {
+                path: "time".into(),
+                result: false,
+                why: format!("unsupported: this machine has no zoneinfo database for timezone {zone:?}; counted as not passing"),
+            });
+            return (false, false);
+        }
+        Err(e) => {
+            results.push(FilterResult {
+                path: "time".into(),
+                result: false,
+                why: format!(
+                    "error: time filter error (invalid timezone '{zone}': {e}); the event is discarded"
+                ),
+            });
+            return (false, true);
+        }
+    };
+    let local = event_time.secs + loc.offset_at(event_time.secs);
+    let (y, m, d) = gotime::civil_from_days(local.div_euclid(86_400));
+    let parse = |t: &str| {
+        gotime::parse("2006-01-02 15:04:05", &format!("{y:04}-{m:02}-{d:02} {t}")).map(|wall| {
+            gotime::Instant {
+                secs: loc.from_wall(wall.secs),
+                nanos: wall.nanos,
+            }
+        })
+    };
     let (start_t, stop_t) = match (parse(start), parse(stop)) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => {
@@ -481,8 +502,9 @@ fn time_filter(filter: &Json, ctx: &Context, results: &mut Vec<FilterResult>) ->
         path: "time".into(),
         result: pass,
         why: format!(
-            "{when} is {} [{start}, {stop}) UTC",
-            if pass { "in" } else { "not in" }
+            "{when} is {} [{start}, {stop}) {}",
+            if pass { "in" } else { "not in" },
+            if zone.is_empty() { "UTC" } else { zone }
         ),
     });
     (pass, false)

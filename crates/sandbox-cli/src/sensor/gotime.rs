@@ -343,6 +343,128 @@ pub fn format_rfc3339(t: Instant) -> String {
     )
 }
 
+/// A time zone read from the system's zoneinfo files, as Go's
+/// `time.LoadLocation` reads them (`$ZONEINFO`, then `/usr/share/zoneinfo`
+/// and the other Unix directories): transitions and their UTC offsets.
+#[derive(Debug, Clone)]
+pub struct Zone {
+    /// (transition time, offset in seconds from it on), ascending.
+    transitions: Vec<(i64, i64)>,
+    /// The offset before the first transition.
+    initial: i64,
+}
+
+const ZONEINFO_DIRS: &[&str] = &[
+    "/usr/share/zoneinfo/",
+    "/usr/share/lib/zoneinfo/",
+    "/usr/lib/locale/TZ/",
+    "/etc/zoneinfo/",
+];
+
+impl Zone {
+    /// `time.LoadLocation(name)`: `Err` names the zone Go would not know
+    /// ("unknown time zone") or that this machine has no file for.
+    pub fn load(name: &str) -> Result<Zone, String> {
+        if name == "UTC" || name.is_empty() {
+            return Ok(Zone {
+                transitions: Vec::new(),
+                initial: 0,
+            });
+        }
+        if name.contains("..") || name.starts_with('/') {
+            return Err(format!("unknown time zone {name}"));
+        }
+        let mut dirs: Vec<String> = std::env::var("ZONEINFO").ok().into_iter().collect();
+        dirs.extend(ZONEINFO_DIRS.iter().map(|d| (*d).to_string()));
+        for dir in dirs {
+            let path = std::path::Path::new(&dir).join(name);
+            if let Ok(bytes) = std::fs::read(&path) {
+                return Zone::parse(&bytes).ok_or_else(|| format!("unknown time zone {name}"));
+            }
+        }
+        Err(format!("unknown time zone {name}"))
+    }
+
+    /// Whether this machine has a zoneinfo directory at all (else a zone's
+    /// absence says nothing about Argo Events' image, which has one).
+    pub fn database_present() -> bool {
+        std::env::var("ZONEINFO")
+            .ok()
+            .into_iter()
+            .chain(ZONEINFO_DIRS.iter().map(|d| (*d).to_string()))
+            .any(|d| std::path::Path::new(&d).join("UTC").exists())
+    }
+
+    /// Read a TZif file (version 1 data, or the 64-bit data of version 2+).
+    fn parse(b: &[u8]) -> Option<Zone> {
+        fn be32(b: &[u8], at: usize) -> Option<i64> {
+            Some(i64::from(i32::from_be_bytes(
+                b.get(at..at + 4)?.try_into().ok()?,
+            )))
+        }
+        fn counts(b: &[u8], at: usize) -> Option<[usize; 6]> {
+            let mut c = [0_usize; 6];
+            for (i, slot) in c.iter_mut().enumerate() {
+                *slot = usize::try_from(be32(b, at + 20 + 4 * i)?).ok()?;
+            }
+            Some(c)
+        }
+        if b.get(..4)? != b"TZif" {
+            return None;
+        }
+        let version = *b.get(4)?;
+        let [isut, isstd, leap, timecnt, typecnt, charcnt] = counts(b, 0)?;
+        let (base, width) = if version >= b'2' {
+            let v1_len = 44 + timecnt * 5 + typecnt * 6 + charcnt + leap * 8 + isstd + isut;
+            (v1_len, 8)
+        } else {
+            (0, 4)
+        };
+        let [_, _, _, timecnt, _, _] = if width == 8 {
+            counts(b, base)?
+        } else {
+            [isut, isstd, leap, timecnt, typecnt, charcnt]
+        };
+        let data = base + 44;
+        let times = data;
+        let indices = times + timecnt * width;
+        let types = indices + timecnt;
+        let offset_of = |t: usize| -> Option<i64> { be32(b, types + 6 * t) };
+        let mut transitions = Vec::with_capacity(timecnt);
+        for i in 0..timecnt {
+            let at = times + i * width;
+            let time = if width == 8 {
+                i64::from_be_bytes(b.get(at..at + 8)?.try_into().ok()?)
+            } else {
+                be32(b, at)?
+            };
+            let kind = usize::from(*b.get(indices + i)?);
+            transitions.push((time, offset_of(kind)?));
+        }
+        Some(Zone {
+            transitions,
+            initial: offset_of(0)?,
+        })
+    }
+
+    /// The UTC offset in force at `secs`.
+    pub fn offset_at(&self, secs: i64) -> i64 {
+        match self.transitions.partition_point(|(t, _)| *t <= secs) {
+            0 => self.initial,
+            n => self.transitions[n - 1].1,
+        }
+    }
+
+    /// Go's `time.Date` in this zone: the instant whose wall clock here is
+    /// `wall` (given as if it were UTC seconds).
+    pub fn from_wall(&self, wall: i64) -> i64 {
+        let offset = self.offset_at(wall);
+        let utc = wall - offset;
+        let actual = self.offset_at(utc);
+        if actual == offset { utc } else { wall - actual }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -369,6 +491,25 @@ mod tests {
         assert_eq!(secs("2014-1-02"), None);
         assert_eq!(secs("opened"), None);
         assert_eq!(secs("2014-01-02x"), None);
+    }
+
+    #[test]
+    fn zoneinfo_offsets() {
+        let Ok(zone) = Zone::load("America/New_York") else {
+            // No zoneinfo on this machine: the time filter says unsupported.
+            return;
+        };
+        let summer = parse_rfc3339("2024-07-15T14:00:00Z").unwrap().secs;
+        assert_eq!(zone.offset_at(summer), -4 * 3600);
+        let winter = parse_rfc3339("2024-01-15T14:00:00Z").unwrap().secs;
+        assert_eq!(zone.offset_at(winter), -5 * 3600);
+        let nine_local = parse_rfc3339("2024-07-15T09:00:00Z").unwrap().secs;
+        assert_eq!(
+            zone.from_wall(nine_local),
+            parse_rfc3339("2024-07-15T13:00:00Z").unwrap().secs
+        );
+        assert!(Zone::load("Invalid/Timezone").is_err());
+        assert!(Zone::load("../etc/passwd").is_err());
     }
 
     #[test]
