@@ -1,9 +1,17 @@
-//! The part of Go's `text/template` (with a few sprig functions) that
-//! Sensors use in `dataTemplate` and filter `template`: field chains such as
-//! `{{ .Input.body.pull_request.number }}` and simple pipelines such as
-//! `{{ .Input.body.x | toString | lower }}` or `{{ .Input.sha | substr 0 7 }}`.
-//! Anything else (`if`, `range`, variables, other functions) is reported as
-//! unsupported rather than guessed.
+//! The part of Go's `text/template` (with sprig's functions) that Sensors
+//! use in `dataTemplate`, `contextTemplate` and a data filter's `template`:
+//! field chains such as `{{ .Input.body.pull_request.number }}` and
+//! pipelines such as `{{ .Input.body.x | toString | lower }}`,
+//! `{{ .Input.sha | substr 0 7 }}` or `{{ b64dec .Input }}`. Other sprig
+//! functions and actions (`if`, `range`, variables) are reported as
+//! unsupported rather than guessed; a function neither sprig nor Go has is
+//! a template error, as `text/template` reports at parse time.
+//!
+//! Why not the `gotmpl` crate (a maintained port of `text/template`): it
+//! prints a float64 with Rust's `Display` (`1234567`, where Go prints
+//! `1.234567e+06`), and every JSON number reaches a template as a float64,
+//! so it would silently misrender numbers of a million or more; and it has
+//! none of sprig's functions, which would be written here either way.
 
 use super::gjson_go::format_go_float;
 use base64::Engine as _;
