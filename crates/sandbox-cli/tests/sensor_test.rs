@@ -1084,4 +1084,19 @@ fn unsupported_is_said_and_strict_exits_3() {
     let sensor = sensor_yaml(&[("d", "")], "", "");
     let (_, code) = run_inline(&sensor, &[(None, "{}")], &["--as-event-data", "--strict"]);
     assert_eq!(code, 0);
+    // Argo Events' own error for a type it does not know is a verdict
+    // (the event is discarded), not something sensor-test cannot evaluate.
+    let filters = "data:\n  - path: a\n    type: integer\n    value: [\"1\"]\n";
+    let sensor = sensor_yaml(&[("d", filters)], "", "");
+    let (result, code) = run_inline(
+        &sensor,
+        &[(None, r#"{"a": 1}"#)],
+        &["--as-event-data", "--strict"],
+    );
+    assert_eq!(code, 0, "{result:#}");
+    let why = dep(&result, "d")["filters"][0]["why"].as_str().unwrap();
+    assert!(
+        why.starts_with("error: unsupported JSON type 'integer'"),
+        "{why}"
+    );
 }

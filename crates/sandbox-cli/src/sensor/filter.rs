@@ -156,6 +156,13 @@ fn expr_filters(
                     Some(Ok(false)),
                     format!("{text:?} is {} with {shown}", v.go_string()),
                 ),
+                // Where govaluate panics, the sensor crashes: no verdict.
+                Err(e) if e.starts_with("runtime error") => (
+                    Some(Err(())),
+                    format!(
+                        "unsupported: govaluate panics on {text:?} with {shown} ({e}), which stops the Sensor in Argo Events; counted as not passing"
+                    ),
+                ),
                 Err(e) => (
                     Some(Err(())),
                     format!("error evaluating {text:?} with {shown}: {e}"),
@@ -221,7 +228,7 @@ fn data_filters_result(
             path: f["path"].as_str().unwrap_or_default().to_string(),
             result: outcome == Ok(true),
             why: match &outcome {
-                Err(e) if e.starts_with("unsupported") => format!("{e}; counted as not passing"),
+                Err(e) if e.starts_with("unsupported:") => format!("{e}; counted as not passing"),
                 Err(e) => format!("error: {e}; the event is discarded"),
                 Ok(_) => why,
             },

@@ -60,6 +60,9 @@ pub fn translate(pattern: &str) -> Result<String, String> {
                         }
                     }
                 }
+                // Punctuation escapes are literals in Go; Rust reads these
+                // two as word-start and word-end assertions.
+                '<' | '>' => out.push(next),
                 'b' | 'B' if !in_class => {
                     out.push_str("(?-u:\\");
                     out.push(next);
@@ -140,6 +143,41 @@ pub fn translate(pattern: &str) -> Result<String, String> {
             in_class = true;
             class_start = true;
         }
+        if c == '('
+            && chars.get(i + 1) == Some(&'?')
+            && !(chars.get(i + 2) == Some(&'P') && chars.get(i + 3) == Some(&'<'))
+        {
+            // Go's flags are i, m, s and U (regexp/syntax parsePerlFlags);
+            // Rust also takes x, u, R.
+            let flags: String = chars[i + 2..]
+                .iter()
+                .take_while(|c| c.is_ascii_alphabetic() || **c == '-')
+                .collect();
+            if flags
+                .chars()
+                .any(|f| !matches!(f, 'i' | 'm' | 's' | 'U' | '-'))
+            {
+                return Err(format!(
+                    "error parsing regexp: invalid or unsupported Perl syntax: `(?{flags}`"
+                ));
+            }
+        }
+        if c == '{' {
+            // Go refuses a repetition count above 1000.
+            let count: String = chars[i + 1..]
+                .iter()
+                .take_while(|c| c.is_ascii_digit() || **c == ',')
+                .collect();
+            if chars.get(i + 1 + count.chars().count()) == Some(&'}')
+                && count
+                    .split(',')
+                    .any(|n| n.parse::<u32>().is_ok_and(|n| n > 1000))
+            {
+                return Err(format!(
+                    "error parsing regexp: invalid repeat count: `{{{count}}}`"
+                ));
+            }
+        }
         out.push(c);
         i += 1;
     }
@@ -183,6 +221,12 @@ mod tests {
         assert!(is_match(r"^[[:alpha:]]+$", "abc"));
         assert!(is_match(r"^[]a]+$", "]a"));
         assert!(compile(r"\1").is_err());
+        assert!(is_match(r"^\<a\>$", "<a>"));
+        assert!(compile(r"(?x) a").is_err());
+        assert!(compile(r"(?i)a").is_ok());
+        assert!(is_match(r"^(?P<n>a)(?:b)(?<m>c)$", "abc"));
+        assert!(compile(r"a{1001}").is_err());
+        assert!(compile(r"a{2,1000}").is_ok());
         assert!(compile(r"a\").is_err());
     }
 }

@@ -29,7 +29,9 @@ pub enum TemplateError {
 impl std::fmt::Display for TemplateError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            TemplateError::Unsupported(what) => write!(f, "unsupported by sensor-test: {what}"),
+            TemplateError::Unsupported(what) => {
+                write!(f, "unsupported: sensor-test does not evaluate {what}")
+            }
             TemplateError::Failed(why) => write!(f, "template fails: {why}"),
         }
     }

@@ -84,7 +84,7 @@ impl Evaluation {
     /// Whether anything could not be evaluated: a filter's `why` or a
     /// trigger's warning or error starting `unsupported`.
     pub fn has_unsupported(&self) -> bool {
-        let unsupported = |s: &str| s.starts_with("unsupported");
+        let unsupported = |s: &str| s.starts_with("unsupported:");
         self.dependencies
             .iter()
             .flat_map(|d| &d.filters)

@@ -394,7 +394,7 @@ fn resolve_param(
     };
     let payload = match payload {
         Ok(p) => p,
-        Err(e) if e.starts_with("unsupported") => return Err(e),
+        Err(e) if e.starts_with("unsupported:") => return Err(e),
         Err(e) => {
             return match default {
                 Some(v) => Ok(Some((v, "String"))),
@@ -411,7 +411,7 @@ fn resolve_param(
                 last_error = format!("template evaluated to empty string or no value: {tmpl}");
             }
             Err(e @ gotemplate::TemplateError::Unsupported(_)) => {
-                return Err(format!("unsupported: template {tmpl:?}: {e}"));
+                return Err(format!("{e} (template {tmpl:?})"));
             }
             Err(e) => last_error = e.to_string(),
         }
