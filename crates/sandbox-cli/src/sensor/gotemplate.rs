@@ -373,10 +373,29 @@ fn call(name: &str, args: Vec<V>) -> Result<V, TemplateError> {
         "quote" => V::Str(
             args.iter()
                 .filter(|a| **a != V::Nil)
-                .map(|a| serde_json::to_string(&strval(a)).unwrap_or_default())
+                .map(|a| go_quote(&strval(a)))
                 .collect::<Vec<_>>()
                 .join(" "),
         ),
+        "printf" => {
+            let Some(V::Str(format)) = args.first() else {
+                return Err(TemplateError::Failed(
+                    "error calling printf: the format is not a string".into(),
+                ));
+            };
+            V::Str(printf(format, &args[1..])?)
+        }
+        "print" => {
+            // fmt.Sprint: a space between operands when neither is a string.
+            let mut out = String::new();
+            for (i, a) in args.iter().enumerate() {
+                if i > 0 && !matches!(a, V::Str(_)) && !matches!(args[i - 1], V::Str(_)) {
+                    out.push(' ');
+                }
+                out.push_str(&a.print());
+            }
+            V::Str(out)
+        }
         "default" => {
             if args.is_empty() || args.len() > 2 {
                 return Err(TemplateError::Failed(
@@ -771,6 +790,83 @@ const SPRIG: &[&str] = &[
     "urlJoin",
 ];
 
+/// Go's `strconv.Quote` (what `%q` and sprig's `quote` print): printable
+/// characters kept, the usual backslash escapes, `\xNN` for other control
+/// bytes.
+pub fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            '\u{2028}' | '\u{2029}' | '\u{feff}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// `fmt.Sprintf` for the verbs `%s`, `%v`, `%d`, `%q` and `%%` without
+/// flags or widths; anything else is unsupported.
+fn printf(format: &str, args: &[V]) -> Result<String, TemplateError> {
+    let mut out = String::new();
+    let mut chars = format.chars();
+    let mut next = args.iter();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let verb = chars.next().unwrap_or('%');
+        if verb == '%' {
+            out.push('%');
+            continue;
+        }
+        let Some(arg) = next.next() else {
+            out.push_str(&format!("%!{verb}(MISSING)"));
+            continue;
+        };
+        match (verb, arg) {
+            ('s' | 'v', V::Str(s)) => out.push_str(s),
+            ('v', other) => out.push_str(&other.print()),
+            ('d', V::Int(i)) => out.push_str(&i.to_string()),
+            ('q', V::Str(s)) => out.push_str(&go_quote(s)),
+            ('s' | 'd' | 'q', V::Nil) => out.push_str(&format!("%!{verb}(<nil>)")),
+            ('s' | 'd' | 'q', other) => {
+                out.push_str(&format!(
+                    "%!{verb}({}={})",
+                    other.type_name(),
+                    other.print()
+                ));
+            }
+            _ => {
+                return Err(TemplateError::Unsupported(format!("printf verb %{verb}")));
+            }
+        }
+    }
+    let extra: Vec<String> = next
+        .map(|a| format!("{}={}", a.type_name(), a.print()))
+        .collect();
+    if !extra.is_empty() {
+        out.push_str(&format!("%!(EXTRA {})", extra.join(", ")));
+    }
+    Ok(out)
+}
+
 const BASE64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 /// Go's `json.Marshal` of a decoded JSON value: object keys sorted,
@@ -929,6 +1025,30 @@ mod tests {
         assert_eq!(r("{{ .Input.body.missing }}").unwrap(), "<no value>");
         assert_eq!(r("{{ .Input.body.nul }}").unwrap(), "<no value>");
         assert_eq!(r("{{- .Input.body.s -}} !").unwrap(), "Hello!");
+    }
+
+    #[test]
+    fn sprig_and_builtins() {
+        assert_eq!(
+            r(r#"{{ printf "%s-%v" .Input.body.s .Input.body.n }}"#).unwrap(),
+            "Hello-42"
+        );
+        assert_eq!(
+            r(r#"{{ printf "%d" .Input.body.n }}"#).unwrap(),
+            "%!d(float64=42)"
+        );
+        assert!(r(r#"{{ printf "%d" (.Input.body.n) }}"#).is_err());
+        assert_eq!(r("{{ .Input.body.s | quote }}").unwrap(), r#""Hello""#);
+        assert_eq!(go_quote("a\"b\\\u{1}\u{7f}é"), r#""a\"b\\\x01\x7fé""#);
+        assert_eq!(r(r#"{{ print .Input.body.s 1 2 }}"#).unwrap(), "Hello1 2");
+        assert!(matches!(
+            r(r#"{{ printf "%5s" .Input.body.s }}"#),
+            Err(TemplateError::Unsupported(_))
+        ));
+        assert!(matches!(
+            r("{{ nosuchfunc 1 }}"),
+            Err(TemplateError::Failed(_))
+        ));
     }
 
     #[test]
