@@ -445,3 +445,38 @@ fn whole_event(event: &Event) -> Result<String, String> {
         base64::engine::general_purpose::STANDARD.encode(event.data.as_bytes())
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn dependency_expressions() {
+        let deps = [
+            json!({"name": "dep-1"}),
+            json!({"name": "dep_1a"}),
+            json!({"name": "dep-2"}),
+        ];
+        assert_eq!(
+            dependency_expression("", &deps).unwrap(),
+            "dep-1&&dep_1a&&dep-2"
+        );
+        // `-` and `_` name the same dependency.
+        assert_eq!(
+            dependency_expression("(dep_1 || dep-1a) && dep-2", &deps).unwrap(),
+            "(dep-1||dep_1a)&&dep-2"
+        );
+        assert!(
+            dependency_expression("dep-1 && dep-9", &deps)
+                .unwrap_err()
+                .contains("unknown name dep_9")
+        );
+        assert!(dependency_expression("dep-1 &&", &deps).is_err());
+        assert!(dependency_expression("!dep-1", &deps).is_err());
+        assert!(dependency_expression("(dep-1", &deps).is_err());
+        // A later dependency wins a clash of spellings, as in the Go map.
+        let clash = [json!({"name": "a-b"}), json!({"name": "a_b"})];
+        assert_eq!(dependency_expression("a-b", &clash).unwrap(), "a_b");
+    }
+}
