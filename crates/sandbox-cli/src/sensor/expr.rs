@@ -167,143 +167,30 @@ impl Kind {
     }
 
     /// `lexerState.go`: (can end the expression, kinds that may follow).
+    #[rustfmt::skip]
     fn state(self) -> (bool, &'static [Kind]) {
         use Kind::*;
-        const VALUE_START: &[Kind] = &[
-            Prefix, Numeric, Boolean, Variable, Pattern, Function, Accessor, Str, Time, Clause,
+        // What may start an operand, and what may follow one.
+        const OPERAND: &[Kind] = &[
+            Prefix, Numeric, Boolean, Variable, Function, Accessor, Str, Time, Clause,
         ];
-        const AFTER_VALUE: &[Kind] = &[
-            Modifier,
-            Comparator,
-            LogicalOp,
-            ClauseClose,
-            Ternary,
-            Separator,
+        const AFTER_OPERAND: &[Kind] = &[
+            Modifier, Comparator, LogicalOp, ClauseClose, Ternary, Separator,
         ];
         match self {
-            Unknown => (false, VALUE_START),
-            Clause => (
-                false,
-                &[
-                    Prefix,
-                    Numeric,
-                    Boolean,
-                    Variable,
-                    Pattern,
-                    Function,
-                    Accessor,
-                    Str,
-                    Time,
-                    Clause,
-                    ClauseClose,
-                ],
-            ),
-            ClauseClose => (
-                true,
-                &[
-                    Comparator,
-                    Modifier,
-                    Numeric,
-                    Boolean,
-                    Variable,
-                    Str,
-                    Pattern,
-                    Time,
-                    Clause,
-                    ClauseClose,
-                    LogicalOp,
-                    Ternary,
-                    Separator,
-                ],
-            ),
-            Numeric | Boolean | Str | Variable => (true, AFTER_VALUE),
-            Time | Pattern => (
-                true,
-                &[Modifier, Comparator, LogicalOp, ClauseClose, Separator],
-            ),
-            Modifier => (
-                false,
-                &[
-                    Prefix,
-                    Numeric,
-                    Variable,
-                    Function,
-                    Accessor,
-                    Str,
-                    Boolean,
-                    Clause,
-                    ClauseClose,
-                ],
-            ),
-            Comparator => (
-                false,
-                &[
-                    Prefix,
-                    Numeric,
-                    Boolean,
-                    Variable,
-                    Function,
-                    Accessor,
-                    Str,
-                    Time,
-                    Clause,
-                    ClauseClose,
-                    Pattern,
-                ],
-            ),
-            LogicalOp => (
-                false,
-                &[
-                    Prefix,
-                    Numeric,
-                    Boolean,
-                    Variable,
-                    Function,
-                    Accessor,
-                    Str,
-                    Time,
-                    Clause,
-                    ClauseClose,
-                ],
-            ),
-            Prefix => (
-                false,
-                &[
-                    Numeric,
-                    Boolean,
-                    Variable,
-                    Function,
-                    Accessor,
-                    Clause,
-                    ClauseClose,
-                ],
-            ),
-            Ternary => (
-                false,
-                &[
-                    Prefix, Numeric, Boolean, Str, Time, Variable, Function, Accessor, Clause,
-                    Separator,
-                ],
-            ),
+            Unknown => (false, &[Prefix, Numeric, Boolean, Variable, Pattern, Function, Accessor, Str, Time, Clause]),
+            Clause => (false, &[Prefix, Numeric, Boolean, Variable, Pattern, Function, Accessor, Str, Time, Clause, ClauseClose]),
+            ClauseClose => (true, &[Comparator, Modifier, Numeric, Boolean, Variable, Str, Pattern, Time, Clause, ClauseClose, LogicalOp, Ternary, Separator]),
+            Numeric | Boolean | Str | Variable => (true, AFTER_OPERAND),
+            Time | Pattern => (true, &[Modifier, Comparator, LogicalOp, ClauseClose, Separator]),
+            Modifier => (false, &[Prefix, Numeric, Variable, Function, Accessor, Str, Boolean, Clause, ClauseClose]),
+            Comparator => (false, &[Prefix, Numeric, Boolean, Variable, Function, Accessor, Str, Time, Clause, ClauseClose, Pattern]),
+            LogicalOp => (false, &[Prefix, Numeric, Boolean, Variable, Function, Accessor, Str, Time, Clause, ClauseClose]),
+            Prefix => (false, &[Numeric, Boolean, Variable, Function, Accessor, Clause, ClauseClose]),
+            Ternary => (false, &[Prefix, Numeric, Boolean, Str, Time, Variable, Function, Accessor, Clause, Separator]),
             Function => (false, &[Clause]),
-            Accessor => (
-                true,
-                &[
-                    Clause,
-                    Modifier,
-                    Comparator,
-                    LogicalOp,
-                    ClauseClose,
-                    Ternary,
-                    Separator,
-                ],
-            ),
-            Separator => (
-                false,
-                &[
-                    Prefix, Numeric, Boolean, Str, Time, Variable, Function, Accessor, Clause,
-                ],
-            ),
+            Accessor => (true, &[Clause, Modifier, Comparator, LogicalOp, ClauseClose, Ternary, Separator]),
+            Separator => (false, OPERAND),
         }
     }
 }

@@ -291,16 +291,22 @@ fn construct_payload(
             return Ok(Some(value));
         }
         let obj = payload.get_or_insert_with(|| Json::Object(serde_json::Map::new()));
-        let raw = param["src"]["useRawData"].as_bool() == Some(true);
-        let new = if typ != "String" && raw {
-            serde_json::from_str(&value)
-                .map_err(|e| format!("payload parameter {i}: raw value is not JSON: {e}"))?
-        } else {
-            Json::String(value)
-        };
-        sjson::set(obj, dest, new).map_err(|e| format!("payload parameter {i}: {e}"))?;
+        set_param(obj, param, value, typ).map_err(|e| format!("payload parameter {i}: {e}"))?;
     }
     Ok(payload.map(|p| p.to_string()))
+}
+
+/// Set a resolved value at the parameter's `dest`: raw JSON when
+/// `useRawData` and the value is not a plain string (`sjson.SetRawBytes`),
+/// else a string (`sjson.SetBytes`).
+fn set_param(obj: &mut Json, param: &Json, value: String, typ: &str) -> Result<(), String> {
+    let raw = param["src"]["useRawData"].as_bool() == Some(true);
+    let new = if typ != "String" && raw {
+        serde_json::from_str(&value).map_err(|e| format!("raw value is not JSON: {e}"))?
+    } else {
+        Json::String(value)
+    };
+    sjson::set(obj, param["dest"].as_str().unwrap_or_default(), new)
 }
 
 /// `ApplyParams`.
@@ -334,14 +340,7 @@ fn apply_params(
             "" | "overwrite" => {}
             other => return Err(format!("unsupported trigger parameter operation: {other}")),
         }
-        let raw = param["src"]["useRawData"].as_bool() == Some(true);
-        let new = if typ != "String" && raw {
-            serde_json::from_str(&value)
-                .map_err(|e| format!("parameter {i}: raw value is not JSON: {e}"))?
-        } else {
-            Json::String(value)
-        };
-        sjson::set(obj, dest, new).map_err(|e| format!("parameter {i}: {e}"))?;
+        set_param(obj, param, value, typ).map_err(|e| format!("parameter {i}: {e}"))?;
     }
     Ok(())
 }
