@@ -63,6 +63,8 @@ pub fn translate(pattern: &str) -> Result<String, String> {
                 // Punctuation escapes are literals in Go; Rust reads these
                 // two as word-start and word-end assertions.
                 '<' | '>' => out.push(next),
+                // Go's any-byte `\C`; on valid UTF-8 text, any character.
+                'C' if !in_class => out.push_str("(?s:.)"),
                 'b' | 'B' if !in_class => {
                     out.push_str("(?-u:\\");
                     out.push(next);

@@ -220,6 +220,18 @@ fn operand(word: &str, root: &Json) -> Result<V, TemplateError> {
             return Ok(current);
         }
         for field in path.split('.') {
+            // text/template's lexer takes a field name of letters, digits
+            // and `_` not starting with a digit; `.a-b` is "bad character".
+            let valid = field
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() || c == '_')
+                && field.chars().all(|c| c.is_alphanumeric() || c == '_');
+            if !valid {
+                return Err(TemplateError::Failed(format!(
+                    "template: param:1: bad field name {field:?} (use index .Input \"{field}\")"
+                )));
+            }
             current = match current {
                 V::Other(Json::Object(map)) => map.get(field).map_or(V::Nil, V::from_json),
                 V::Nil => {
@@ -413,7 +425,7 @@ fn call(name: &str, args: Vec<V>) -> Result<V, TemplateError> {
             V::Int(match &args[0] {
                 V::Int(i) => *i,
                 V::Float(f) => *f as i64,
-                V::Str(text) => text.trim().parse().unwrap_or(0),
+                V::Str(text) => cast_to_int(text),
                 V::Bool(b) => i64::from(*b),
                 _ => 0,
             })
@@ -551,7 +563,7 @@ fn call(name: &str, args: Vec<V>) -> Result<V, TemplateError> {
             V::Float(match &args[0] {
                 V::Int(i) => *i as f64,
                 V::Float(f) => *f,
-                V::Str(text) => text.trim().parse().unwrap_or(0.0),
+                V::Str(text) => super::gjson_go::parse_go_float(text).unwrap_or(0.0),
                 V::Bool(b) => f64::from(u8::from(*b)),
                 _ => 0.0,
             })
@@ -790,6 +802,49 @@ const SPRIG: &[&str] = &[
     "urlJoin",
 ];
 
+/// spf13/cast's `ToInt` of a string, which sprig's `int` calls (errors give
+/// 0): `strconv.ParseInt(s, 0, 0)` after dropping a zero decimal part
+/// (`"42.00"`), so `0x1f`, `0o17`, `0b11` and a leading-zero octal `017`
+/// read in their base.
+fn cast_to_int(text: &str) -> i64 {
+    let mut s = text;
+    if let Some(dot) = s.rfind('.')
+        && s.len() > dot + 1
+        && s[dot + 1..].bytes().all(|b| b == b'0')
+    {
+        s = &s[..dot];
+    }
+    let (negative, body) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let lower = body.to_ascii_lowercase();
+    let (radix, digits) = if let Some(d) = lower.strip_prefix("0x") {
+        (16, d.to_string())
+    } else if let Some(d) = lower.strip_prefix("0o") {
+        (8, d.to_string())
+    } else if let Some(d) = lower.strip_prefix("0b") {
+        (2, d.to_string())
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (8, lower[1..].to_string())
+    } else {
+        (10, lower.clone())
+    };
+    // Underscores only between digits (or after a base prefix).
+    let well_placed = !digits.ends_with('_')
+        && !digits.contains("__")
+        && (radix != 10 || !digits.starts_with('_'));
+    if digits.is_empty() || !well_placed {
+        return 0;
+    }
+    match i64::from_str_radix(&digits.replace('_', ""), radix) {
+        Ok(n) if negative => -n,
+        Ok(n) => n,
+        Err(_) => 0,
+    }
+}
+
 /// Go's `strconv.Quote` (what `%q` and sprig's `quote` print): printable
 /// characters kept, the usual backslash escapes, `\xNN` for other control
 /// bytes.
@@ -1025,6 +1080,24 @@ mod tests {
         assert_eq!(r("{{ .Input.body.missing }}").unwrap(), "<no value>");
         assert_eq!(r("{{ .Input.body.nul }}").unwrap(), "<no value>");
         assert_eq!(r("{{- .Input.body.s -}} !").unwrap(), "Hello!");
+    }
+
+    #[test]
+    fn sprig_int_reads_like_cast() {
+        for (text, want) in [
+            ("42", 42),
+            ("-42", -42),
+            ("42.00", 42),
+            ("42.5", 0),
+            (" 42", 0),
+            ("0x1f", 31),
+            ("017", 15),
+            ("0b11", 3),
+            ("1_000", 1000),
+            ("", 0),
+        ] {
+            assert_eq!(cast_to_int(text), want, "{text:?}");
+        }
     }
 
     #[test]
