@@ -3,6 +3,7 @@
 //! psql — row counts, a checksum of a table's contents, ownership — plus
 //! the faults and hostile names the task must survive.
 
+use super::support::{self, Run};
 use assert_cmd::Command;
 use sandbox_harness::{FakeGcs, Postgres, tool};
 use serde_json::Value;
@@ -148,26 +149,13 @@ fn restore_db_std(pg: &Postgres, pr: u32) -> std::process::Command {
     cmd
 }
 
-struct Run {
-    code: i32,
-    json: Value,
-    stderr: String,
-}
-
 fn run(cmd: &mut Command) -> Run {
-    let out = cmd.output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let last = stdout.lines().last().unwrap_or_default().to_string();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        json: serde_json::from_str(&last).unwrap_or(Value::Null),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    support::result_of(cmd.output().unwrap())
 }
 
 fn ok(r: &Run) -> &Value {
-    assert_eq!(r.code, 0, "{}\n{}", r.json, r.stderr);
-    &r.json["outputs"]
+    assert_eq!(r.code, 0, "{}\n{}", r.result, r.stderr);
+    &r.result["outputs"]
 }
 
 fn databases(pg: &Postgres) -> String {
@@ -288,17 +276,17 @@ fn the_newest_backup_is_found_by_name_or_update_time_and_age_is_enforced() {
         "--name-pattern",
         "db-%Y%m%d-%H%M%S.sql",
     ]));
-    assert_eq!(r.code, 3, "{}", r.json);
+    assert_eq!(r.code, 3, "{}", r.result);
     assert!(
-        r.json["error"]["message"]
+        r.result["error"]["message"]
             .as_str()
             .unwrap()
             .contains("not a PostgreSQL dump"),
         "{}",
-        r.json
+        r.result
     );
     assert!(
-        r.json["error"]["message"]
+        r.result["error"]["message"]
             .as_str()
             .unwrap()
             .contains("db-20200102")
@@ -314,9 +302,9 @@ fn the_newest_backup_is_found_by_name_or_update_time_and_age_is_enforced() {
         "--max-age",
         "2d",
     ]));
-    assert_eq!(r.code, 3, "{}", r.json);
+    assert_eq!(r.code, 3, "{}", r.result);
     assert!(
-        r.json["error"]["message"]
+        r.result["error"]["message"]
             .as_str()
             .unwrap()
             .contains("--max-age")
@@ -388,9 +376,9 @@ fn reruns_are_idempotent_and_a_full_target_needs_clean() {
     // Another backup into a full database: refused without --clean.
     s.pg.psql("sbx_pr_7", "INSERT INTO people VALUES (-1, 'sandbox edit')");
     let r = restore("plain.sql", &[]);
-    assert_eq!(r.code, 3, "{}", r.json);
+    assert_eq!(r.code, 3, "{}", r.result);
     assert!(
-        r.json["error"]["message"]
+        r.result["error"]["message"]
             .as_str()
             .unwrap()
             .contains("--clean")
@@ -449,14 +437,14 @@ fn post_sql_runs_in_one_transaction_before_the_swap() {
         ])
         .arg(&anonymise)
         .arg(&broken));
-    assert_eq!(r.code, 3, "{}", r.json);
+    assert_eq!(r.code, 3, "{}", r.result);
     assert!(
-        r.json["error"]["message"]
+        r.result["error"]["message"]
             .as_str()
             .unwrap()
             .contains("no_such_function"),
         "{}",
-        r.json
+        r.result
     );
     assert!(
         !databases(&s.pg).contains("sbx_pr_3"),
@@ -484,7 +472,7 @@ fn post_sql_runs_in_one_transaction_before_the_swap() {
     // A missing file is found before anything runs.
     let r =
         run(restore_db(&s.pg, 4).args(["--backup-url", &url, "--post-sql", "/nonexistent/x.sql"]));
-    assert_eq!(r.code, 2, "{}", r.json);
+    assert_eq!(r.code, 2, "{}", r.result);
 }
 
 #[test]
@@ -574,8 +562,8 @@ fn a_truncated_backup_fails_with_the_decoders_message_and_the_target_is_untouche
             name,
             "--clean",
         ]));
-        assert_eq!(r.code, 3, "{name}: {}", r.json);
-        let message = r.json["error"]["message"].as_str().unwrap();
+        assert_eq!(r.code, 3, "{name}: {}", r.result);
+        let message = r.result["error"]["message"].as_str().unwrap();
         assert!(message.contains(needle), "{name}: {message}");
         assert_eq!(
             s.pg.psql("sbx_pr_5", "SELECT count(*) FROM people"),
@@ -605,13 +593,13 @@ fn hostile_names_are_refused_before_anything_runs() {
     ];
     for (args, code) in cases {
         let r = run(restore_db(&s.pg, 1).args(["--backup-url", &url]).args(args));
-        assert_eq!(r.code, code, "{args:?}: {}", r.json);
+        assert_eq!(r.code, code, "{args:?}: {}", r.result);
     }
     // The source database as the sandbox's own name.
     let r = run(restore_db(&s.pg, 1)
         .args(["--backup-url", &url, "--environment", "sbx-integration"])
         .args(["--database-name", "integration"]));
-    assert_eq!(r.code, 5, "{}", r.json);
+    assert_eq!(r.code, 5, "{}", r.result);
     // A dump made with -C would \connect to the source: refused.
     let dir = tempfile::tempdir().unwrap();
     sh(
@@ -626,7 +614,7 @@ fn hostile_names_are_refused_before_anything_runs() {
         "--backup-url",
         &format!("file://{}/with-create.sql", dir.path().display()),
     ]));
-    assert_eq!(r.code, 5, "{}", r.json);
+    assert_eq!(r.code, 5, "{}", r.result);
     assert_eq!(databases(&s.pg), before);
     assert_eq!(s.pg.psql("integration", CHECKSUM), s.source_checksum);
 }
@@ -675,14 +663,14 @@ fn dry_run_and_check_params_touch_nothing() {
     let r = check(&dead, "1h");
     // A server that refuses connections may be restarting: transient, so
     // Argo's retry strategy (exit 4 only) tries again.
-    assert_eq!(r.code, 4, "{}", r.json);
-    let details = r.json["error"]["details"].as_array().unwrap();
+    assert_eq!(r.code, 4, "{}", r.result);
+    let details = r.result["error"]["details"].as_array().unwrap();
     assert!(
         details
             .iter()
             .any(|d| d["rule"] == "database-reachable" && d["field"] == "database_url"),
         "{}",
-        r.json
+        r.result
     );
 }
 
@@ -737,7 +725,7 @@ fn the_database_url_is_read_from_vault() {
         .args(["--vault-auth", "token", "--vault-addr", &bao.addr()]));
     ok(&r);
     check_restored(&s, "sbx_pr_31", "app_owner");
-    for text in [r.json.to_string(), r.stderr.clone()] {
+    for text in [r.result.to_string(), r.stderr.clone()] {
         assert!(
             !text.contains("v4ult-pw-3311"),
             "the password leaked: {text}"
@@ -752,5 +740,5 @@ fn the_database_url_is_read_from_vault() {
         "--vault-auth",
         "token",
     ]));
-    assert_eq!(r.code, 2, "{}", r.json);
+    assert_eq!(r.code, 2, "{}", r.result);
 }

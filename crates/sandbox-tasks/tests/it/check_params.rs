@@ -2,36 +2,18 @@
 //! JSON result line, output files) and the acceptance cases of the
 //! foundation issue.
 
+use super::support::{self, Run};
 use assert_cmd::Command;
 use serde_json::Value;
 use std::path::Path;
 
-struct Run {
-    code: i32,
-    result: Value,
-    stdout: String,
-}
-
 fn check_params(args: &[&str], outputs: &Path) -> Run {
-    let out = Command::cargo_bin("check-params")
-        .unwrap()
+    let mut task = support::task("check-params").outputs_to(outputs);
+    task.cmd()
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .args(args)
-        .arg("--outputs-dir")
-        .arg(outputs)
-        .args(["--log-format", "text"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let last = stdout.lines().last().unwrap_or_default();
-    let result = serde_json::from_str(last)
-        .unwrap_or_else(|e| panic!("last stdout line is not JSON ({e}): {stdout:?}"));
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        result,
-        stdout,
-    }
+        .args(args);
+    task.run()
 }
 
 fn fields(run: &Run) -> Vec<(String, String)> {

@@ -2,6 +2,7 @@
 //! environment branches made with the git CLI, some with old commit dates)
 //! and a GitHub API double answering with the recorded pull request.
 
+use super::support::{self, Run};
 use assert_cmd::Command;
 use sandbox_harness::git::git;
 use sandbox_harness::{GitDaemon, GitRoot};
@@ -16,15 +17,7 @@ const REPO: &str = "octocat/Hello-World";
 const DAY: u64 = 86_400;
 
 fn fixtures() -> PathBuf {
-    let dir = std::env::var_os("SANDBOX_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures"));
-    assert!(
-        dir.join("github/rest/pulls-get.json").is_file(),
-        "GitHub REST fixtures not found in {}: set SANDBOX_FIXTURES (scripts/test does)",
-        dir.display()
-    );
-    dir.join("github/rest")
+    support::fixtures().join("github/rest")
 }
 
 fn days_ago(days: u64) -> String {
@@ -150,16 +143,8 @@ async fn pull(server: &MockServer, number: u64, state: &str, labels: &[&str]) {
         .await;
 }
 
-struct Run {
-    code: i32,
-    result: Value,
-    stderr: String,
-}
-
 fn reap(url: &str, api: &str, token_ref: &str, extra: &[&str]) -> Run {
-    let outputs = tempfile::tempdir().unwrap();
-    let out = Command::cargo_bin("reap")
-        .unwrap()
+    let run = support::task("reap")
         .args([
             "--repo-url",
             url,
@@ -171,32 +156,12 @@ fn reap(url: &str, api: &str, token_ref: &str, extra: &[&str]) -> Run {
             token_ref,
         ])
         .args(extra)
-        .arg("--outputs-dir")
-        .arg(outputs.path())
-        .args(["--log-format", "text"])
-        .env_remove("SANDBOX_PARAMS")
-        .timeout(Duration::from_secs(120))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let result: Value = serde_json::from_str(stdout.lines().last().unwrap_or("null"))
-        .unwrap_or_else(|e| panic!("stdout is not one JSON line ({e}): {stdout}"));
-    if let Some(map) = result["outputs"].as_object() {
-        for (k, v) in map {
-            let file = std::fs::read_to_string(outputs.path().join(k)).unwrap();
-            assert_eq!(Some(file.as_str()), v.as_str(), "output file {k}");
-        }
-    }
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        .run();
     assert!(
-        !stderr.contains(TOKEN) && !stdout.contains(TOKEN),
+        !run.stderr.contains(TOKEN) && !run.stdout.contains(TOKEN),
         "token printed"
     );
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        result,
-        stderr,
-    }
+    run
 }
 
 fn output_list(run: &Run, name: &str) -> Vec<Value> {

@@ -2,7 +2,7 @@
 //! against a real SSH server on loopback (asyncssh running git-upload-pack
 //! and git-receive-pack; `scripts/test` installs it).
 
-use assert_cmd::Command;
+use super::support;
 use sandbox_harness::git::git;
 use sandbox_harness::{GitRoot, free_port, tool};
 use serde_json::Value;
@@ -17,7 +17,8 @@ struct SshServer {
 impl SshServer {
     fn start(root: &Path, host_key: &Path, authorized: &Path, log: &Path) -> Self {
         let port = free_port();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/ssh_git_server.py");
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/support_files/ssh_git_server.py");
         let child = std::process::Command::new(tool("python-asyncssh"))
             .arg(script)
             .arg(port.to_string())
@@ -66,24 +67,12 @@ fn keygen(path: &Path) -> String {
 }
 
 fn create_branch(url: &str, key: &Path, known: &Path, pr: &str) -> (i32, Value) {
-    let outputs = tempfile::tempdir().unwrap();
-    let out = Command::cargo_bin("create-branch")
-        .unwrap()
-        .args(["--repo-url", url, "--pr-number", pr, "--log-format", "text"])
-        .arg("--ssh-key")
-        .arg(key)
-        .arg("--ssh-known-hosts")
-        .arg(known)
-        .arg("--outputs-dir")
-        .arg(outputs.path())
-        .timeout(Duration::from_secs(120))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    (
-        out.status.code().unwrap_or(-1),
-        serde_json::from_str(stdout.lines().last().unwrap()).unwrap(),
-    )
+    let run = support::task("create-branch")
+        .args(["--repo-url", url, "--pr-number", pr])
+        .args([std::ffi::OsStr::new("--ssh-key"), key.as_os_str()])
+        .args([std::ffi::OsStr::new("--ssh-known-hosts"), known.as_os_str()])
+        .run();
+    (run.code, run.result)
 }
 
 #[test]

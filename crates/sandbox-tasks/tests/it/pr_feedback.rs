@@ -2,9 +2,10 @@
 //! recorded GitHub responses (`$SANDBOX_FIXTURES/github/rest`) and keeps the
 //! issue comments it is given, paginating them as GitHub does.
 
+use super::support::{self, Run};
 use assert_cmd::Command;
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use wiremock::matchers::{method, path, path_regex};
@@ -16,15 +17,7 @@ const PR: &str = "1347";
 const MARKER: &str = "<!-- argo-sandbox:sbx-pr-1347 -->";
 
 fn fixtures() -> PathBuf {
-    let dir = std::env::var_os("SANDBOX_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures"));
-    assert!(
-        dir.join("github/rest/pulls-get.json").is_file(),
-        "GitHub REST fixtures not found in {}: set SANDBOX_FIXTURES (scripts/test does)",
-        dir.display()
-    );
-    dir.join("github/rest")
+    support::fixtures().join("github/rest")
 }
 
 fn fixture(name: &str) -> Value {
@@ -200,16 +193,8 @@ async fn double(others: usize) -> Double {
     }
 }
 
-struct Run {
-    code: i32,
-    result: Value,
-    stderr: String,
-}
-
 fn feedback(d: &Double, extra: &[&str]) -> Run {
-    let outputs = tempfile::tempdir().unwrap();
-    let out = Command::cargo_bin("pr-feedback")
-        .unwrap()
+    let run = support::task("pr-feedback")
         .args([
             "--github-repo",
             REPO,
@@ -223,32 +208,12 @@ fn feedback(d: &Double, extra: &[&str]) -> Run {
             "https://argo.example.com/workflows/argo/sandbox-create-x1",
         ])
         .args(extra)
-        .arg("--outputs-dir")
-        .arg(outputs.path())
-        .args(["--log-format", "text"])
-        .env_remove("SANDBOX_PARAMS")
-        .timeout(Duration::from_secs(60))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let result: Value = serde_json::from_str(stdout.lines().last().unwrap_or("null"))
-        .unwrap_or_else(|e| panic!("stdout is not one JSON line ({e}): {stdout}"));
-    if let Some(map) = result["outputs"].as_object() {
-        for (k, v) in map {
-            let file = std::fs::read_to_string(outputs.path().join(k)).unwrap();
-            assert_eq!(Some(file.as_str()), v.as_str(), "output file {k}");
-        }
-    }
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        .run();
     assert!(
-        !stderr.contains(TOKEN) && !stdout.contains(TOKEN),
+        !run.stderr.contains(TOKEN) && !run.stdout.contains(TOKEN),
         "token printed"
     );
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        result,
-        stderr,
-    }
+    run
 }
 
 async fn requests(d: &Double) -> Vec<Request> {

@@ -1,47 +1,15 @@
 //! The GitOps task binaries against real git servers (git daemon, smart HTTP
 //! with basic auth) and a GitHub API double, checked with the git CLI.
 
-use assert_cmd::Command;
+use super::support::{self, Run};
 use sandbox_harness::git::git;
 use sandbox_harness::{GitDaemon, GitHttp, GitRoot};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-struct Run {
-    code: i32,
-    result: Value,
-    stderr: String,
-}
-
 fn run_task(name: &str, args: &[&str], envs: &[(&str, &str)]) -> Run {
-    let outputs = tempfile::tempdir().unwrap();
-    let mut cmd = Command::cargo_bin(name).unwrap();
-    cmd.args(args)
-        .arg("--outputs-dir")
-        .arg(outputs.path())
-        .args(["--log-format", "text"])
-        .env_remove("SANDBOX_PARAMS")
-        .timeout(Duration::from_secs(120));
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let result: Value = serde_json::from_str(stdout.lines().last().unwrap_or("null"))
-        .unwrap_or_else(|e| panic!("{name}: stdout is not one JSON line ({e}): {stdout}"));
-    // Outputs written to files match the JSON result.
-    if let Some(map) = result["outputs"].as_object() {
-        for (k, v) in map {
-            let file = std::fs::read_to_string(outputs.path().join(k)).unwrap();
-            assert_eq!(Some(file.as_str()), v.as_str(), "output file {k}");
-        }
-    }
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        result,
-        stderr: String::from_utf8_lossy(&out.stderr).to_string(),
-    }
+    support::task(name).args(args).envs(envs).run()
 }
 
 fn rev(bare: &Path, r: &str) -> String {
@@ -632,25 +600,6 @@ mod github {
     use wiremock::matchers::{header, method, path, query_param};
     use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
 
-    #[allow(clippy::print_stderr)]
-    fn fixtures() -> Option<PathBuf> {
-        let dir = std::env::var_os("SANDBOX_FIXTURES")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
-            });
-        if dir.join("github/rest/pulls-list.json").is_file() {
-            Some(dir)
-        } else {
-            // DESIGN §7: absent fixtures are said loudly and skipped; CI has them.
-            eprintln!(
-                "SKIPPED: GitHub REST fixtures not found in {} (set SANDBOX_FIXTURES)",
-                dir.display()
-            );
-            None
-        }
-    }
-
     struct Setup {
         _root: GitRoot,
         bare: PathBuf,
@@ -717,7 +666,7 @@ mod github {
 
     #[tokio::test(flavor = "multi_thread")]
     async fn an_open_pull_request_keeps_the_branch() {
-        let Some(fixtures) = fixtures() else { return };
+        let fixtures = super::support::fixtures();
         let s = setup().await;
         let mut list: Vec<Value> = serde_json::from_str(
             &std::fs::read_to_string(fixtures.join("github/rest/pulls-list.json")).unwrap(),

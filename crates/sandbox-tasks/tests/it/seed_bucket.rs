@@ -2,7 +2,7 @@
 //! the result is checked with curl against the JSON API (an independent
 //! client): exact object set, contents byte for byte, content types.
 
-use assert_cmd::Command;
+use super::support::{self, Run};
 use sandbox_harness::FakeGcs;
 use sandbox_harness::fake_gcs::Backend;
 use serde_json::Value;
@@ -124,41 +124,11 @@ fn download_all(endpoint: &str, bucket: &str, names: &[String]) -> BTreeMap<Stri
     out
 }
 
-struct Run {
-    code: i32,
-    json: Value,
-    stderr: String,
-}
-
-impl Run {
-    fn output(&self, name: &str) -> String {
-        self.json["outputs"][name]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
-    }
-}
-
 fn seed(endpoint: &str, args: &[&str]) -> Run {
-    let outputs = tempfile::tempdir().unwrap();
-    let out = Command::cargo_bin("seed-bucket")
-        .unwrap()
-        .env_remove("STORAGE_EMULATOR_HOST")
-        .env("SANDBOX_LOG_FORMAT", "text")
-        .args(["--endpoint", endpoint, "--outputs-dir"])
-        .arg(outputs.path())
+    support::task("seed-bucket")
+        .args(["--endpoint", endpoint])
         .args(args)
-        .timeout(Duration::from_secs(120))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let json = serde_json::from_str(stdout.lines().last().unwrap_or("null"))
-        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {stdout}"));
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        json,
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+        .run()
 }
 
 fn doc(i: usize) -> Vec<u8> {
@@ -204,7 +174,7 @@ fn globs_select_and_copies_keep_content_and_content_type() {
             "skip/**",
         ],
     );
-    assert_eq!(run.code, 0, "{}\n{}", run.json, run.stderr);
+    assert_eq!(run.code, 0, "{}\n{}", run.result, run.stderr);
     assert_eq!(run.output("objects_copied"), "3");
     assert_eq!(run.output("objects_skipped"), "0");
     let expected_bytes: usize = [1, 3, 4].iter().map(|&i| doc(i).len()).sum();
@@ -421,8 +391,8 @@ fn hostile_input_gets_the_right_exit_codes() {
     // Bucket names breaking GCS rules, and traversal, are invalid: exit 2,
     // every problem listed.
     let run = case(base("gs://Docs_INT/ref", "gs://goog-sbx/../x"));
-    assert_eq!(run.code, 2, "{}", run.json);
-    let fields: Vec<&str> = run.json["error"]["details"]
+    assert_eq!(run.code, 2, "{}", run.result);
+    let fields: Vec<&str> = run.result["error"]["details"]
         .as_array()
         .unwrap()
         .iter()
@@ -433,7 +403,7 @@ fn hostile_input_gets_the_right_exit_codes() {
         "{fields:?}"
     );
     assert!(
-        run.json["error"]["details"]
+        run.result["error"]["details"]
             .to_string()
             .contains("path-traversal")
     );
@@ -463,12 +433,12 @@ fn hostile_input_gets_the_right_exit_codes() {
     );
     nothing.push("--require-objects".into());
     let run = case(nothing);
-    assert_eq!(run.code, 3, "{}", run.json);
-    assert_eq!(run.json["error"]["kind"], "precondition");
+    assert_eq!(run.code, 3, "{}", run.result);
+    assert_eq!(run.result["error"]["kind"], "precondition");
     // A source bucket that does not exist: exit 3 naming it and the identity.
     let run = case(base("gs://no-such-docs/ref", "gs://docs-sbx"));
-    assert_eq!(run.code, 3, "{}", run.json);
-    let message = run.json["error"]["message"].as_str().unwrap();
+    assert_eq!(run.code, 3, "{}", run.result);
+    let message = run.result["error"]["message"].as_str().unwrap();
     assert!(
         message.contains("gs://no-such-docs") && message.contains("anonymous"),
         "{message}"
@@ -607,19 +577,28 @@ fn emulator_killed_mid_copy_exits_4_and_a_rerun_completes() {
 
     gcs.restart();
     // The restarted emulator answers before its filesystem backend shows
-    // every bucket again; wait for the destination, as a client would.
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while std::process::Command::new("curl")
-        .args([
-            "-sf",
-            "-o",
-            "/dev/null",
-            &format!("{e}/storage/v1/b/docs-sbx"),
-        ])
-        .status()
-        .is_ok_and(|s| !s.success())
-        && std::time::Instant::now() < deadline
-    {
+    // every bucket again, and a bucket can answer once and then not while
+    // it reloads; wait, bounded, until both buckets' listings answer three
+    // times in a row, as a client would after a server restart.
+    let listed = |bucket: &str| {
+        std::process::Command::new("curl")
+            .args([
+                "-sf",
+                "-o",
+                "/dev/null",
+                &format!("{e}/storage/v1/b/{bucket}/o"),
+            ])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut in_a_row = 0;
+    while in_a_row < 3 && std::time::Instant::now() < deadline {
+        if listed("docs-sbx") && listed("docs-int") {
+            in_a_row += 1;
+        } else {
+            in_a_row = 0;
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
     let run = seed(
@@ -768,7 +747,7 @@ fn throttling_and_unavailability_are_retried_until_done() {
             "8",
         ],
     );
-    assert_eq!(run.code, 0, "{}\n{}", run.json, run.stderr);
+    assert_eq!(run.code, 0, "{}\n{}", run.result, run.stderr);
     assert!(
         proxy.faults.load(Ordering::Relaxed) >= 20,
         "the proxy hardly interfered"

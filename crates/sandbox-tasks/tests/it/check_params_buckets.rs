@@ -1,10 +1,9 @@
 //! `check-params --check-remote` checks the buckets against a real
 //! fake-gcs-server: the source can be listed, the destination bucket exists.
 
-use assert_cmd::Command;
+use super::support;
 use sandbox_harness::FakeGcs;
 use serde_json::Value;
-use std::time::Duration;
 
 fn make_bucket(endpoint: &str, name: &str) {
     let status = std::process::Command::new("curl")
@@ -25,25 +24,11 @@ fn make_bucket(endpoint: &str, name: &str) {
 }
 
 fn check(endpoint: &str, source: &str, dest: &str) -> (i32, Value) {
-    let outputs = tempfile::tempdir().unwrap();
-    let out = Command::cargo_bin("check-params")
-        .unwrap()
-        .env_remove("STORAGE_EMULATOR_HOST")
+    let run = support::task("check-params")
         .args(["--pr-number", "7", "--check-remote", "--endpoint", endpoint])
-        .args([
-            "--source-bucket",
-            source,
-            "--dest-bucket",
-            dest,
-            "--outputs-dir",
-        ])
-        .arg(outputs.path())
-        .timeout(Duration::from_secs(60))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let json = serde_json::from_str(stdout.lines().last().unwrap_or("null")).unwrap();
-    (out.status.code().unwrap_or(-1), json)
+        .args(["--source-bucket", source, "--dest-bucket", dest])
+        .run();
+    (run.code, run.result)
 }
 
 #[test]

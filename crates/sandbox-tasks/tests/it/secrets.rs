@@ -8,10 +8,9 @@
 //! planted — in Vault, in token files and in the environment — and fails on
 //! the first one found.
 
-use assert_cmd::Command;
+use super::support::{self, Run};
 use sandbox_harness::OpenBao;
 use sandbox_vault::testing::{ISSUER, ServiceAccountKey};
-use serde_json::Value;
 use std::path::PathBuf;
 
 const DB_URL: &str = "postgres://sbx:planted-db-password-91d3@db:5432/sbx_pr_7";
@@ -115,64 +114,39 @@ impl Vault {
     }
 }
 
-struct Outcome {
-    code: i32,
-    json: Value,
-    stderr: String,
-}
-
-impl Outcome {
-    fn output(&self, name: &str) -> &str {
-        self.json["outputs"][name].as_str().unwrap_or_default()
-    }
-}
-
 /// Run a task binary with debug logs; fail if any planted value shows up
 /// in what it printed.
-fn run(vault: &Vault, bin: &str, args: &[String], env: &[(&str, &str)]) -> Outcome {
-    let outputs = tempfile::tempdir().unwrap();
-    let mut cmd = Command::cargo_bin(bin).unwrap();
+fn run(vault: &Vault, bin: &str, args: &[String], env: &[(&str, &str)]) -> Run {
+    let mut task = support::task(bin);
     for var in [
         "VAULT_ADDR",
         "VAULT_TOKEN",
         "VAULT_NAMESPACE",
         "VAULT_CACERT",
     ] {
-        cmd.env_remove(var);
+        task.cmd().env_remove(var);
     }
-    cmd.args(args)
+    task.cmd()
         .env("SANDBOX_LOG_FORMAT", "json")
-        .env("SANDBOX_LOG_LEVEL", "debug")
-        .env("SANDBOX_OUTPUTS_DIR", outputs.path())
-        .envs(env.iter().copied());
-    let out = cmd.output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        .env("SANDBOX_LOG_LEVEL", "debug");
+    let run = task.args(args).envs(env).run();
     for secret in vault.planted() {
-        for (stream, text) in [("stdout", &stdout), ("stderr", &stderr)] {
+        for (stream, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
             assert!(
                 !text.contains(secret.trim()),
                 "{bin} {args:?} printed a planted secret on {stream}:\n{text}"
             );
         }
     }
-    let json: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
-        .unwrap_or_else(|e| {
-            panic!("{bin}: last stdout line is not JSON ({e}):\n{stdout}\n{stderr}")
-        });
-    Outcome {
-        code: out.status.code().unwrap_or(-1),
-        json,
-        stderr,
-    }
+    run
 }
 
 fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
-fn secrets_list(outcome: &Outcome) -> Vec<String> {
-    serde_json::from_str(outcome.output("secrets")).unwrap()
+fn secrets_list(outcome: &Run) -> Vec<String> {
+    serde_json::from_str(&outcome.output("secrets")).unwrap()
 }
 
 #[test]
@@ -185,7 +159,7 @@ fn cleanup_secrets_removes_exactly_the_environment_tree() {
     let mut dry = flags.clone();
     dry.push("--dry-run".into());
     let planned = run(&vault, "cleanup-secrets", &dry, &[]);
-    assert_eq!(planned.code, 0, "{}", planned.json);
+    assert_eq!(planned.code, 0, "{}", planned.result);
     let expected = [
         "secret/sandboxes/sbx-pr-7",
         "secret/sandboxes/sbx-pr-7/app/api",
@@ -197,7 +171,7 @@ fn cleanup_secrets_removes_exactly_the_environment_tree() {
     assert!(vault.has(&["kv", "get", "-mount=secret", "sandboxes/sbx-pr-7/db"]));
 
     let done = run(&vault, "cleanup-secrets", &flags, &[]);
-    assert_eq!(done.code, 0, "{}\n{}", done.json, done.stderr);
+    assert_eq!(done.code, 0, "{}\n{}", done.result, done.stderr);
     assert_eq!(done.output("secrets_deleted"), "4");
     assert_eq!(secrets_list(&done), expected);
     // Versions and metadata are gone: nothing to list, no metadata, no
@@ -232,7 +206,7 @@ fn cleanup_secrets_removes_exactly_the_environment_tree() {
 
     // Idempotent: nothing left, exit 0.
     let again = run(&vault, "cleanup-secrets", &flags, &[]);
-    assert_eq!(again.code, 0, "{}", again.json);
+    assert_eq!(again.code, 0, "{}", again.result);
     assert_eq!(again.output("secrets_deleted"), "0");
     assert_eq!(secrets_list(&again), Vec::<String>::new());
 }
@@ -250,7 +224,7 @@ fn cleanup_secrets_refuses_paths_outside_the_environment() {
         let mut flags = args(&["--environment=sbx-pr-7", &format!("--vault-path={path}")]);
         flags.extend(vault.jwt_login());
         let outcome = run(&vault, "cleanup-secrets", &flags, &[]);
-        assert_eq!(outcome.code, code, "{path}: {}", outcome.json);
+        assert_eq!(outcome.code, code, "{path}: {}", outcome.result);
     }
     // A shared environment name is not a sandbox.
     let mut flags = args(&["--environment=production"]);
@@ -300,9 +274,9 @@ fn check_params_reads_every_vault_reference_with_the_configured_login() {
         // that does not exist here, so only the database check fails, and
         // its message shows the URL came from Vault (password masked). A
         // server that cannot be reached is transient (exit 4).
-        assert_eq!(ok.code, 4, "{}\n{}", ok.json, ok.stderr);
-        let details = ok.json["error"]["details"].as_array().unwrap();
-        assert_eq!(details.len(), 1, "{}", ok.json);
+        assert_eq!(ok.code, 4, "{}\n{}", ok.result, ok.stderr);
+        let details = ok.result["error"]["details"].as_array().unwrap();
+        assert_eq!(details.len(), 1, "{}", ok.result);
         assert_eq!(details[0]["rule"], "database-reachable");
         let message = details[0]["message"].as_str().unwrap();
         assert!(
@@ -318,8 +292,8 @@ fn check_params_reads_every_vault_reference_with_the_configured_login() {
         &token_login,
         &token_env,
     );
-    assert_eq!(missing.code, 3, "{}", missing.json);
-    let message = missing.json["error"]["message"].as_str().unwrap();
+    assert_eq!(missing.code, 3, "{}", missing.result);
+    let message = missing.result["error"]["message"].as_str().unwrap();
     assert!(
         message.contains("secret secret/sandboxes/sbx-pr-7/db has no key password"),
         "{message}"
@@ -329,7 +303,7 @@ fn check_params_reads_every_vault_reference_with_the_configured_login() {
         &token_login,
         &token_env,
     );
-    assert_eq!(gone.code, 3, "{}", gone.json);
+    assert_eq!(gone.code, 3, "{}", gone.result);
 
     // Denied by policy: precondition naming role and path.
     let mut wide = vault.jwt_login();
@@ -338,8 +312,8 @@ fn check_params_reads_every_vault_reference_with_the_configured_login() {
         .bao
         .run(&["kv", "put", "-mount=secret", "admin/root", "k=v"]);
     let denied = check("vault://secret/admin/root#k", &wide, &[]);
-    assert_eq!(denied.code, 3, "{}", denied.json);
-    let message = denied.json["error"]["message"].as_str().unwrap();
+    assert_eq!(denied.code, 3, "{}", denied.result);
+    let message = denied.result["error"]["message"].as_str().unwrap();
     assert!(
         message.contains(
             "permission denied: read secret/admin/root with jwt login as role sandbox-tasks"
@@ -366,8 +340,8 @@ fn check_params_reads_every_vault_reference_with_the_configured_login() {
         "vault://secret/sandboxes/{env}/db#url",
     ] {
         let outcome = check(hostile, &args(&["--vault-auth=token"]), &nowhere);
-        assert_eq!(outcome.code, 2, "{hostile}: {}", outcome.json);
-        assert_eq!(outcome.json["error"]["kind"], "invalid-params");
+        assert_eq!(outcome.code, 2, "{hostile}: {}", outcome.result);
+        assert_eq!(outcome.result["error"]["kind"], "invalid-params");
     }
     assert!(
         matches!(canary.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
@@ -392,6 +366,6 @@ fn a_vault_that_is_down_is_transient() {
         &flags,
         &[("VAULT_TOKEN", vault.bao.token())],
     );
-    assert_eq!(outcome.code, 4, "{}", outcome.json);
+    assert_eq!(outcome.code, 4, "{}", outcome.result);
     assert!(outcome.stderr.contains("retrying"), "{}", outcome.stderr);
 }
