@@ -130,6 +130,7 @@ struct Plan {
 
 impl Task for PatchKustomize {
     const NAME: &'static str = "patch-kustomize";
+    const NEEDS: &'static [crate::Need] = crate::needs::PATCH_KUSTOMIZE;
     const OUTPUTS: &'static [OutputSpec] = &[
         OutputSpec {
             name: "commit",
