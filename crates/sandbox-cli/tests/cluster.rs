@@ -505,7 +505,8 @@ fn create_and_delete_of_one_pr_share_a_mutex_taken_after_substitution() {
 /// Issue 12, item 7. A controller started with `--namespaced` or
 /// `--managed-namespace` watches one namespace; the child in `apps-<env>`
 /// never starts. The wait has a deadline (the template's
-/// `activeDeadlineSeconds`, enforced by `operator.go` `executeTemplate`),
+/// `activeDeadlineSeconds`, which argo-workflows
+/// `workflow/controller/workflowpod.go` makes the resource pod's deadline),
 /// and a failed or timed-out wait ends in a message that names the cause.
 #[test]
 fn the_child_wait_has_a_deadline_and_says_why_it_failed() {
