@@ -85,6 +85,7 @@ pub struct CheckParams;
 
 impl Task for CheckParams {
     const NAME: &'static str = "check-params";
+    const NEEDS: &'static [crate::Need] = crate::needs::GIT;
     const OUTPUTS: &'static [OutputSpec] = &[
         OutputSpec {
             name: "pr_number",

@@ -90,6 +90,7 @@ pub struct CleanupBranch;
 
 impl Task for CleanupBranch {
     const NAME: &'static str = "cleanup-branch";
+    const NEEDS: &'static [crate::Need] = crate::needs::GIT;
     const OUTPUTS: &'static [OutputSpec] = &[
         OutputSpec {
             name: "branch",

@@ -45,6 +45,7 @@ pub struct Plan {
 
 impl Task for CleanupSecrets {
     const NAME: &'static str = "cleanup-secrets";
+    const NEEDS: &'static [crate::Need] = crate::needs::VAULT;
     const OUTPUTS: &'static [OutputSpec] = &[
         OutputSpec {
             name: "secrets",

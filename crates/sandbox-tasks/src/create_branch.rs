@@ -84,6 +84,7 @@ pub struct CreateBranch;
 
 impl Task for CreateBranch {
     const NAME: &'static str = "create-branch";
+    const NEEDS: &'static [crate::Need] = crate::needs::GIT;
     const OUTPUTS: &'static [OutputSpec] = &[
         OutputSpec {
             name: "branch",

@@ -238,6 +238,7 @@ fn validate(params: &Params) -> Result<(Plan, RepoPlan, Author, VaultPlan), Task
 
 impl Task for PatchKustomize {
     const NAME: &'static str = "patch-kustomize";
+    const NEEDS: &'static [crate::Need] = crate::needs::PATCH_KUSTOMIZE;
     const OUTPUTS: &'static [OutputSpec] = &[
         OutputSpec {
             name: "commit",

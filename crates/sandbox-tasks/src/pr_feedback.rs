@@ -250,6 +250,7 @@ fn render_comment(ctx: &CommentContext<'_>) -> Result<String, TaskError> {
 
 impl Task for PrFeedback {
     const NAME: &'static str = "pr-feedback";
+    const NEEDS: &'static [crate::Need] = crate::needs::VAULT;
     const OUTPUTS: &'static [OutputSpec] = &[
         OutputSpec {
             name: "comment_id",

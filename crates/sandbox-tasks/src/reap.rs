@@ -213,6 +213,7 @@ fn sandbox_pr(policy: &Policy, name: &str) -> Option<PrNumber> {
 
 impl Task for Reap {
     const NAME: &'static str = "reap";
+    const NEEDS: &'static [crate::Need] = crate::needs::GIT;
     const OUTPUTS: &'static [OutputSpec] = &[
         OutputSpec {
             name: "expired",

@@ -183,6 +183,7 @@ pub struct RegisterApp;
 
 impl Task for RegisterApp {
     const NAME: &'static str = "register-app";
+    const NEEDS: &'static [crate::Need] = crate::needs::GIT;
     const OUTPUTS: &'static [OutputSpec] = &[
         OutputSpec {
             name: "app_name",

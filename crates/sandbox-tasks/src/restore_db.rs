@@ -80,6 +80,7 @@ pub struct RestoreDb;
 
 impl Task for RestoreDb {
     const NAME: &'static str = "restore-db";
+    const NEEDS: &'static [crate::Need] = crate::needs::RESTORE_DB;
     const OUTPUTS: &'static [OutputSpec] = &[
         OutputSpec {
             name: "backup_object",

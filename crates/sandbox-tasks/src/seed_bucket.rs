@@ -331,6 +331,7 @@ impl Counts {
 
 impl Task for SeedBucket {
     const NAME: &'static str = "seed-bucket";
+    const NEEDS: &'static [crate::Need] = &[];
     const OUTPUTS: &'static [OutputSpec] = &[
         OutputSpec {
             name: "objects_copied",

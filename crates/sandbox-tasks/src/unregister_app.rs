@@ -79,6 +79,7 @@ pub struct UnregisterApp;
 
 impl Task for UnregisterApp {
     const NAME: &'static str = "unregister-app";
+    const NEEDS: &'static [crate::Need] = crate::needs::GIT;
     const OUTPUTS: &'static [OutputSpec] = &[
         OutputSpec {
             name: "app_name",
