@@ -331,6 +331,13 @@ fn check_steps(ctx: &Ctx<'_, '_>, name: &str, t: &Node, mut scope: Scope, out: &
                 continue;
             };
             scope.add(format!("steps.{s}.status"));
+            // An exit hook runs after the step, so it may use the step's
+            // outputs (validate.go validateSteps: HasExitHook).
+            let exit_hook = step.get("onExit").and_then(Node::scalar_text).is_some_and(|e| !e.is_empty())
+                || step.at(&["hooks", "exit"]).is_some();
+            if exit_hook {
+                add_outputs(&mut scope, "steps", s, callee(ctx, step), false, false);
+            }
             add_items(&mut scope, step);
             let mut step_scope = scope.clone();
             if let Some(inline) = step.get("inline") {

@@ -200,27 +200,21 @@ fn timezone_exists(tz: &str) -> bool {
 }
 
 /// What the templates of a spec may use, from the spec around them.
-pub(crate) struct Spec<'a> {
-    /// The spec.
-    pub(crate) node: &'a Node,
-    /// A (Cluster)WorkflowTemplate: its parameters may come from the
-    /// Workflow that runs it.
-    pub(crate) template_kind: bool,
-    /// Images set by `templateDefaults`.
+pub(crate) struct Spec {
+    /// `templateDefaults` sets a container image.
     pub(crate) default_container_image: bool,
+    /// `templateDefaults` sets a script image.
     pub(crate) default_script_image: bool,
 }
 
-impl<'a> Spec<'a> {
-    fn of(node: &'a Node, template_kind: bool) -> Spec<'a> {
+impl Spec {
+    fn of(node: &Node) -> Spec {
         let default_image = |kind: &str| {
             node.at(&["templateDefaults", kind, "image"])
                 .and_then(Node::scalar_text)
                 .is_some_and(|i| !i.is_empty())
         };
         Spec {
-            node,
-            template_kind,
             default_container_image: default_image("container"),
             default_script_image: default_image("script"),
         }
@@ -246,11 +240,25 @@ fn check_spec(doc: &Node, spec: &Node, template_kind: bool, index: &Index<'_>, o
         );
     }
     field_names(spec.get("templates"), "spec.templates", NameKind::Field, out);
-    // Workflow arguments: a submitted Workflow needs every value (validate.go
-    // validateArgumentsValues with allowEmptyValues off); a template's may
-    // come at submission.
+    // Workflow arguments may have no value when linting (validate.go
+    // Workflow: allowEmptyValues is on for Opts.Lint, as `argo lint` runs
+    // it); a Workflow created as written is validated without Lint and is
+    // rejected, so say so without failing the run: `argo submit -p` fills
+    // them in.
     if let Some(arguments) = spec.get("arguments") {
-        check_arguments(arguments, "spec.arguments", template_kind, false, out);
+        check_arguments(arguments, "spec.arguments", true, false, out);
+        if !template_kind {
+            for param in arguments.get("parameters").map(Node::items).unwrap_or_default() {
+                if param.get("value").is_none_or(|v| v.value == Value::Null) && param.get("valueFrom").is_none() {
+                    let name = param.get("name").and_then(Node::scalar_text).unwrap_or_default();
+                    out.warn(
+                        param.line,
+                        "arguments",
+                        format!("spec.arguments.parameters {name} has no value: the Workflow is rejected unless it is submitted with -p {name}=…"),
+                    );
+                }
+            }
+        }
     }
     // Entrypoint and onExit name a template.
     let own_entry = spec.get("entrypoint").filter(|e| e.scalar_text().is_some_and(|t| !t.is_empty()));
@@ -299,7 +307,7 @@ fn check_spec(doc: &Node, spec: &Node, template_kind: bool, index: &Index<'_>, o
     {
         out.push(seconds.line, "deadline", "spec.activeDeadlineSeconds must not be negative");
     }
-    let ctx = Spec::of(spec, template_kind);
+    let ctx = Spec::of(spec);
     let mut all: Vec<&Node> = templates.iter().collect();
     let mut i = 0;
     while i < all.len() {
@@ -358,7 +366,7 @@ fn is_pod(kind: Option<&str>) -> bool {
     matches!(kind, Some("container" | "containerSet" | "script" | "resource" | "data"))
 }
 
-fn check_template(ctx: &Spec<'_>, t: &Node, index: &Index<'_>, out: &mut Out<'_>) {
+fn check_template(ctx: &Spec, t: &Node, index: &Index<'_>, out: &mut Out<'_>) {
     let name = t.get("name").and_then(Node::as_str).unwrap_or("(inline)");
     let present: Vec<&str> = TYPES.iter().copied().filter(|k| t.get(k).is_some_and(|n| n.value != Value::Null)).collect();
     let kind = match present.as_slice() {
@@ -457,7 +465,7 @@ fn check_template(ctx: &Spec<'_>, t: &Node, index: &Index<'_>, out: &mut Out<'_>
     let _ = index;
 }
 
-fn check_leaf(ctx: &Spec<'_>, name: &str, kind: Option<&str>, t: &Node, out: &mut Out<'_>) {
+fn check_leaf(ctx: &Spec, name: &str, kind: Option<&str>, t: &Node, out: &mut Out<'_>) {
     if let Some(container) = t.get("container") {
         let mut mounts: Vec<(String, String)> = Vec::new();
         for mount in container.get("volumeMounts").map(Node::items).unwrap_or_default() {
