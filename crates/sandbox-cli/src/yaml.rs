@@ -267,10 +267,7 @@ pub fn go_yaml_indentation(text: &str) -> Option<String> {
                 '|' | '>' if token_start && depth == 0 => {
                     let rest: String = chars.clone().collect();
                     let rest = rest.split(" #").next().unwrap_or("").trim();
-                    if rest
-                        .chars()
-                        .all(|r| matches!(r, '+' | '-' | '0'..='9'))
-                    {
+                    if rest.chars().all(|r| matches!(r, '+' | '-' | '0'..='9')) {
                         block_scalar = Some(indent);
                     }
                     break;
@@ -502,7 +499,10 @@ mod tests {
         let text = "a:\n  args: [\"\n    one &&\n    two\n  \"]\n  flags: [\n    \"--x\"  # why\n  ]\n  b: 1\n";
         let docs = parse_documents(text).unwrap();
         let a = docs[0].get("a").unwrap();
-        assert_eq!(a.get("args").unwrap().items()[0].as_str(), Some(" one && two "));
+        assert_eq!(
+            a.get("args").unwrap().items()[0].as_str(),
+            Some(" one && two ")
+        );
         assert_eq!(a.get("flags").unwrap().items()[0].as_str(), Some("--x"));
         assert_eq!(a.get("b").unwrap().line, 9);
     }
@@ -512,7 +512,10 @@ mod tests {
         let text = "a: |\n  [not flow\n  'nor quote\nb: [1,\n 2]\n";
         assert!(go_yaml_indentation(text).is_none());
         let docs = parse_documents(text).unwrap();
-        assert_eq!(docs[0].get("a").unwrap().as_str(), Some("[not flow\n'nor quote\n"));
+        assert_eq!(
+            docs[0].get("a").unwrap().as_str(),
+            Some("[not flow\n'nor quote\n")
+        );
     }
 
     #[test]

@@ -214,9 +214,18 @@ fn argo_accepted_oddities_are_warnings_that_do_not_fail() {
     assert_eq!(output.status.code(), Some(0), "{stdout}");
     let warnings: Vec<&str> = stdout.lines().collect();
     assert_eq!(warnings.len(), 3, "{stdout}");
-    assert!(warnings[0].contains(":12: unknown-argument: warning: argument \"unused\""), "{stdout}");
-    assert!(warnings[1].contains(":14: arguments: warning: spec.arguments.parameters later"), "{stdout}");
-    assert!(warnings[2].contains(":14: unknown-argument: warning: argument \"later\""), "{stdout}");
+    assert!(
+        warnings[0].contains(":12: unknown-argument: warning: argument \"unused\""),
+        "{stdout}"
+    );
+    assert!(
+        warnings[1].contains(":14: arguments: warning: spec.arguments.parameters later"),
+        "{stdout}"
+    );
+    assert!(
+        warnings[2].contains(":14: unknown-argument: warning: argument \"later\""),
+        "{stdout}"
+    );
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("0 finding(s) and 3 warning(s)"),
         "{output:?}"

@@ -103,7 +103,11 @@ fn dependencies(task: &Node) -> BTreeMap<String, DependencyType> {
         }
         return out;
     }
-    for dep in task.get("dependencies").map(Node::items).unwrap_or_default() {
+    for dep in task
+        .get("dependencies")
+        .map(Node::items)
+        .unwrap_or_default()
+    {
         if let Some(name) = dep.scalar_text() {
             out.insert(name, DependencyType::Task);
         }
@@ -132,9 +136,11 @@ pub(crate) fn check(template: &str, dag: &Node, out: &mut Out<'_>) {
         return;
     }
     let graph = Graph::of(dag);
-    let using_depends = tasks
-        .iter()
-        .any(|t| t.get("depends").and_then(Node::scalar_text).is_some_and(|d| !d.is_empty()));
+    let using_depends = tasks.iter().any(|t| {
+        t.get("depends")
+            .and_then(Node::scalar_text)
+            .is_some_and(|d| !d.is_empty())
+    });
     let mut mixed = false;
     let mut continue_on = false;
     for task in tasks {
@@ -248,7 +254,8 @@ fn find_cycle(graph: &Graph<'_>) -> Option<Vec<String>> {
         Open,
         Done,
     }
-    let mut marks: BTreeMap<&str, Mark> = graph.tasks.iter().map(|(n, _)| (*n, Mark::New)).collect();
+    let mut marks: BTreeMap<&str, Mark> =
+        graph.tasks.iter().map(|(n, _)| (*n, Mark::New)).collect();
     fn visit<'g>(
         graph: &'g Graph<'_>,
         name: &'g str,

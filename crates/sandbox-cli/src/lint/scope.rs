@@ -43,7 +43,15 @@ impl Scope {
 
 /// validate.go `checkValidWorkflowVariablePrefix` (common.go
 /// `GlobalVarValidWorkflowVariablePrefix`): only these tags are checked.
-const CHECKED: &[&str] = &["item.", "steps.", "inputs.", "outputs.", "pod.", "workflow.", "tasks."];
+const CHECKED: &[&str] = &[
+    "item.",
+    "steps.",
+    "inputs.",
+    "outputs.",
+    "pod.",
+    "workflow.",
+    "tasks.",
+];
 
 /// What a spec's templates may call: its own templates, or the referenced
 /// template's, and other documents through the index.
@@ -67,7 +75,12 @@ pub(super) fn check<'a>(
         index,
         globals: globals(doc, spec, referenced, template_kind, index),
     };
-    let mut all: Vec<&Node> = spec.get("templates").map(Node::items).unwrap_or_default().iter().collect();
+    let mut all: Vec<&Node> = spec
+        .get("templates")
+        .map(Node::items)
+        .unwrap_or_default()
+        .iter()
+        .collect();
     let mut i = 0;
     while i < all.len() {
         let t = all[i];
@@ -137,7 +150,11 @@ fn globals<'a>(
     if spec.get("priority").is_some() {
         scope.add("workflow.priority");
     }
-    if specs.iter().any(|s| s.get("onExit").and_then(Node::scalar_text).is_some_and(|e| !e.is_empty())) {
+    if specs.iter().any(|s| {
+        s.get("onExit")
+            .and_then(Node::scalar_text)
+            .is_some_and(|e| !e.is_empty())
+    }) {
         scope.add("workflow.failures");
     }
     // Global outputs: any globalName set by a template of the workflow or
@@ -161,8 +178,15 @@ fn globals<'a>(
         templates.extend(other.get("templates").map(Node::items).unwrap_or_default());
     }
     for t in templates {
-        for (list, prefix) in [("parameters", "workflow.outputs.parameters."), ("artifacts", "workflow.outputs.artifacts.")] {
-            for item in t.at(&["outputs", list]).map(Node::items).unwrap_or_default() {
+        for (list, prefix) in [
+            ("parameters", "workflow.outputs.parameters."),
+            ("artifacts", "workflow.outputs.artifacts."),
+        ] {
+            for item in t
+                .at(&["outputs", list])
+                .map(Node::items)
+                .unwrap_or_default()
+            {
                 if let Some(global) = item.get("globalName").and_then(Node::scalar_text) {
                     if PARAMETER.is_match(&global) {
                         scope.allow_prefix(prefix);
@@ -179,7 +203,10 @@ fn globals<'a>(
 
 fn referenced_spec<'a>(reference: &Node, index: &Index<'a>) -> Option<&'a Node> {
     let name = reference.get("name")?.as_str()?;
-    let cluster = matches!(reference.get("clusterScope").map(|n| &n.value), Some(Value::Bool(true)));
+    let cluster = matches!(
+        reference.get("clusterScope").map(|n| &n.value),
+        Some(Value::Bool(true))
+    );
     match index.resolve(name, cluster) {
         Resolved::Found(spec) => Some(spec),
         _ => None,
@@ -221,14 +248,24 @@ fn local_scope(t: &Node) -> Scope {
             scope.add(format!("inputs.artifacts.{a}.path"));
         }
     }
-    if matches!(kind, Some("container" | "containerSet" | "script" | "resource" | "data")) {
+    if matches!(
+        kind,
+        Some("container" | "containerSet" | "script" | "resource" | "data")
+    ) {
         scope.add("pod.name");
     }
     scope
 }
 
 /// validate.go `addOutputsToScope`.
-fn add_outputs(scope: &mut Scope, what: &str, name: &str, callee: Option<&Node>, aggregate: bool, ancestor: bool) {
+fn add_outputs(
+    scope: &mut Scope,
+    what: &str,
+    name: &str,
+    callee: Option<&Node>,
+    aggregate: bool,
+    ancestor: bool,
+) {
     let base = format!("{what}.{name}");
     for key in ["id", "startedAt", "finishedAt", "hostNodeName"] {
         scope.add(format!("{base}.{key}"));
@@ -251,7 +288,11 @@ fn add_outputs(scope: &mut Scope, what: &str, name: &str, callee: Option<&Node>,
         .unwrap_or_default()
         .iter()
         .any(|c| c.get("name").and_then(Node::as_str) == Some("main"));
-    if matches!(kind, Some("container" | "script" | "data" | "http" | "plugin")) || has_main {
+    if matches!(
+        kind,
+        Some("container" | "script" | "data" | "http" | "plugin")
+    ) || has_main
+    {
         scope.add(format!("{base}.outputs.result"));
         scope.add(format!("{base}.exitCode"));
     }
@@ -289,14 +330,21 @@ fn add_items(scope: &mut Scope, step: &Node) {
             }
         }
     }
-    if step.get("withParam").and_then(Node::scalar_text).is_some_and(|p| !p.is_empty()) {
+    if step
+        .get("withParam")
+        .and_then(Node::scalar_text)
+        .is_some_and(|p| !p.is_empty())
+    {
         scope.allow_prefix("item.");
     }
 }
 
 fn fans_out(step: &Node) -> bool {
     step.get("withItems").is_some_and(|n| !n.items().is_empty())
-        || step.get("withParam").and_then(Node::scalar_text).is_some_and(|p| !p.is_empty())
+        || step
+            .get("withParam")
+            .and_then(Node::scalar_text)
+            .is_some_and(|p| !p.is_empty())
 }
 
 fn check_template(ctx: &Ctx<'_, '_>, t: &Node, out: &mut Out<'_>) {
@@ -322,7 +370,14 @@ fn check_steps(ctx: &Ctx<'_, '_>, name: &str, t: &Node, mut scope: Scope, out: &
     for step in steps_of(t) {
         if let Some(s) = step.get("name").and_then(Node::as_str) {
             full.add(format!("steps.{s}.status"));
-            add_outputs(&mut full, "steps", s, callee(ctx, step), fans_out(step), false);
+            add_outputs(
+                &mut full,
+                "steps",
+                s,
+                callee(ctx, step),
+                fans_out(step),
+                false,
+            );
         }
     }
     for group in t.get("steps").map(Node::items).unwrap_or_default() {
@@ -333,7 +388,10 @@ fn check_steps(ctx: &Ctx<'_, '_>, name: &str, t: &Node, mut scope: Scope, out: &
             scope.add(format!("steps.{s}.status"));
             // An exit hook runs after the step, so it may use the step's
             // outputs (validate.go validateSteps: HasExitHook).
-            let exit_hook = step.get("onExit").and_then(Node::scalar_text).is_some_and(|e| !e.is_empty())
+            let exit_hook = step
+                .get("onExit")
+                .and_then(Node::scalar_text)
+                .is_some_and(|e| !e.is_empty())
                 || step.at(&["hooks", "exit"]).is_some();
             if exit_hook {
                 add_outputs(&mut scope, "steps", s, callee(ctx, step), false, false);
@@ -348,11 +406,20 @@ fn check_steps(ctx: &Ctx<'_, '_>, name: &str, t: &Node, mut scope: Scope, out: &
             tags(step, false, &mut |tag, line| {
                 report(&step_scope, &full, tag, line, name, out);
             });
-            add_outputs(&mut scope, "steps", s, callee(ctx, step), fans_out(step), false);
+            add_outputs(
+                &mut scope,
+                "steps",
+                s,
+                callee(ctx, step),
+                fans_out(step),
+                false,
+            );
         }
     }
     if let Some(outputs) = t.get("outputs") {
-        tags(outputs, false, &mut |tag, line| report(&scope, &full, tag, line, name, out));
+        tags(outputs, false, &mut |tag, line| {
+            report(&scope, &full, tag, line, name, out)
+        });
     }
 }
 
@@ -362,12 +429,28 @@ fn check_dag(ctx: &Ctx<'_, '_>, name: &str, t: &Node, mut scope: Scope, out: &mu
     let mut full = scope.clone();
     for (task_name, task) in &graph.tasks {
         // Argo puts every task's outputs (not its status) in the DAG's scope.
-        add_outputs(&mut scope, "tasks", task_name, callee(ctx, task), fans_out(task), false);
-        add_outputs(&mut full, "tasks", task_name, callee(ctx, task), fans_out(task), true);
+        add_outputs(
+            &mut scope,
+            "tasks",
+            task_name,
+            callee(ctx, task),
+            fans_out(task),
+            false,
+        );
+        add_outputs(
+            &mut full,
+            "tasks",
+            task_name,
+            callee(ctx, task),
+            fans_out(task),
+            true,
+        );
         full.allow_prefix("item.");
     }
     if let Some(target) = d.get("target") {
-        tags(target, false, &mut |tag, line| report(&scope, &full, tag, line, name, out));
+        tags(target, false, &mut |tag, line| {
+            report(&scope, &full, tag, line, name, out)
+        });
     }
     for (task_name, task) in &graph.tasks {
         let mut task_scope = scope.clone();
@@ -377,7 +460,14 @@ fn check_dag(ctx: &Ctx<'_, '_>, name: &str, t: &Node, mut scope: Scope, out: &mu
         let ancestry: BTreeSet<String> = graph.ancestry(task_name);
         for ancestor in &ancestry {
             if let Some(a) = graph.task(ancestor) {
-                add_outputs(&mut task_scope, "tasks", ancestor, callee(ctx, a), fans_out(a), true);
+                add_outputs(
+                    &mut task_scope,
+                    "tasks",
+                    ancestor,
+                    callee(ctx, a),
+                    fans_out(a),
+                    true,
+                );
             }
         }
         if let Some(inline) = task.get("inline") {
@@ -406,8 +496,12 @@ fn check_dag(ctx: &Ctx<'_, '_>, name: &str, t: &Node, mut scope: Scope, out: &mu
                     .filter_map(|a| a.get("from")),
             );
         for value in from_tasks {
-            let Some(text) = value.scalar_text() else { continue };
-            let Some(rest) = text.strip_prefix("{{tasks.") else { continue };
+            let Some(text) = value.scalar_text() else {
+                continue;
+            };
+            let Some(rest) = text.strip_prefix("{{tasks.") else {
+                continue;
+            };
             let other = rest.split('.').next().unwrap_or_default();
             if !ancestry.contains(other) && graph.task(other).is_some() {
                 out.push(
@@ -423,7 +517,9 @@ fn check_dag(ctx: &Ctx<'_, '_>, name: &str, t: &Node, mut scope: Scope, out: &mu
     if let Some(outputs) = t.get("outputs") {
         let mut all = scope.clone();
         all.extend(&full);
-        tags(outputs, false, &mut |tag, line| report(&all, &all, tag, line, name, out));
+        tags(outputs, false, &mut |tag, line| {
+            report(&all, &all, tag, line, name, out)
+        });
     }
 }
 
@@ -444,15 +540,21 @@ fn report(scope: &Scope, full: &Scope, tag: &str, line: usize, template: &str, o
             return unknown_node(tag, rest, template, out, line);
         }
         let step = rest.split('.').next().unwrap_or_default();
-        format!("{{{{{tag}}}}} in {template}: step {step:?} has not run yet at this point (only earlier steps' results are available)")
+        format!(
+            "{{{{{tag}}}}} in {template}: step {step:?} has not run yet at this point (only earlier steps' results are available)"
+        )
     } else if let Some(rest) = tag.strip_prefix("tasks.") {
         if !full.has(tag) {
             return unknown_node(tag, rest, template, out, line);
         }
         let task = rest.split('.').next().unwrap_or_default();
-        format!("{{{{{tag}}}}} in {template}: the task does not depend on {task:?}; add it to depends (or dependencies)")
+        format!(
+            "{{{{{tag}}}}} in {template}: the task does not depend on {task:?}; add it to depends (or dependencies)"
+        )
     } else if tag == "workflow.failures" {
-        format!("{{{{{tag}}}}} in {template}: workflow.failures is only set for an onExit handler; give the workflow spec.onExit")
+        format!(
+            "{{{{{tag}}}}} in {template}: workflow.failures is only set for an onExit handler; give the workflow spec.onExit"
+        )
     } else if tag.starts_with("workflow.parameters.") {
         format!(
             "{{{{{tag}}}}} in {template}: the workflow declares no parameter {:?} in spec.arguments.parameters",
@@ -473,7 +575,10 @@ fn unknown_node(tag: &str, rest: &str, template: &str, out: &mut Out<'_>, line: 
     let mut parts = rest.splitn(2, '.');
     let _node = parts.next();
     let attribute = parts.next().unwrap_or_default();
-    if attribute.starts_with("outputs.parameters.") || attribute.starts_with("outputs.artifacts.") || attribute.is_empty() {
+    if attribute.starts_with("outputs.parameters.")
+        || attribute.starts_with("outputs.artifacts.")
+        || attribute.is_empty()
+    {
         return;
     }
     out.push(
