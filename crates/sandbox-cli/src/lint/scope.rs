@@ -356,7 +356,7 @@ fn check_template(ctx: &Ctx<'_, '_>, t: &Node, out: &mut Out<'_>) {
         Some("dag") => check_dag(ctx, name, t, scope, out),
         Some(_) => {
             tags(t, true, &mut |tag, line| {
-                report(&scope, &scope, tag, line, name, out);
+                report(&scope, &scope, "", tag, line, name, out);
             });
         }
         None => {}
@@ -404,7 +404,7 @@ fn check_steps(ctx: &Ctx<'_, '_>, name: &str, t: &Node, mut scope: Scope, out: &
                 }
             }
             tags(step, false, &mut |tag, line| {
-                report(&step_scope, &full, tag, line, name, out);
+                report(&step_scope, &full, "steps", tag, line, name, out);
             });
             add_outputs(
                 &mut scope,
@@ -418,7 +418,7 @@ fn check_steps(ctx: &Ctx<'_, '_>, name: &str, t: &Node, mut scope: Scope, out: &
     }
     if let Some(outputs) = t.get("outputs") {
         tags(outputs, false, &mut |tag, line| {
-            report(&scope, &full, tag, line, name, out)
+            report(&scope, &full, "steps", tag, line, name, out)
         });
     }
 }
@@ -449,7 +449,7 @@ fn check_dag(ctx: &Ctx<'_, '_>, name: &str, t: &Node, mut scope: Scope, out: &mu
     }
     if let Some(target) = d.get("target") {
         tags(target, false, &mut |tag, line| {
-            report(&scope, &full, tag, line, name, out)
+            report(&scope, &full, "tasks", tag, line, name, out)
         });
     }
     for (task_name, task) in &graph.tasks {
@@ -477,7 +477,7 @@ fn check_dag(ctx: &Ctx<'_, '_>, name: &str, t: &Node, mut scope: Scope, out: &mu
         }
         add_items(&mut task_scope, task);
         tags(task, false, &mut |tag, line| {
-            report(&task_scope, &full, tag, line, name, out);
+            report(&task_scope, &full, "tasks", tag, line, name, out);
         });
         // validate.go validateDAGTaskArgumentDependency: an argument taken
         // from another task needs that task as an ancestor.
@@ -518,14 +518,22 @@ fn check_dag(ctx: &Ctx<'_, '_>, name: &str, t: &Node, mut scope: Scope, out: &mu
         let mut all = scope.clone();
         all.extend(&full);
         tags(outputs, false, &mut |tag, line| {
-            report(&all, &all, tag, line, name, out)
+            report(&all, &all, "tasks", tag, line, name, out)
         });
     }
 }
 
 /// Report a tag not in `scope`; `full` is every name the template could
 /// define, to say why.
-fn report(scope: &Scope, full: &Scope, tag: &str, line: usize, template: &str, out: &mut Out<'_>) {
+fn report(
+    scope: &Scope,
+    full: &Scope,
+    own: &str,
+    tag: &str,
+    line: usize,
+    template: &str,
+    out: &mut Out<'_>,
+) {
     let tag = tag.trim();
     if !CHECKED.iter().any(|p| tag.starts_with(p)) || scope.has(tag) {
         return;
@@ -537,7 +545,7 @@ fn report(scope: &Scope, full: &Scope, tag: &str, line: usize, template: &str, o
     }
     let message = if let Some(rest) = tag.strip_prefix("steps.") {
         if !full.has(tag) {
-            return unknown_node(tag, rest, template, out, line);
+            return unknown_node(tag, rest, own == "steps", template, out, line);
         }
         let step = rest.split('.').next().unwrap_or_default();
         format!(
@@ -545,7 +553,7 @@ fn report(scope: &Scope, full: &Scope, tag: &str, line: usize, template: &str, o
         )
     } else if let Some(rest) = tag.strip_prefix("tasks.") {
         if !full.has(tag) {
-            return unknown_node(tag, rest, template, out, line);
+            return unknown_node(tag, rest, own == "tasks", template, out, line);
         }
         let task = rest.split('.').next().unwrap_or_default();
         format!(
@@ -569,15 +577,17 @@ fn report(scope: &Scope, full: &Scope, tag: &str, line: usize, template: &str, o
 }
 
 /// A `steps.X…` / `tasks.X…` tag that names nothing the template defines.
-/// When X is not a step or task at all, or its template lacks the output,
-/// unknown-reference reports it; other attributes are reported here.
-fn unknown_node(tag: &str, rest: &str, template: &str, out: &mut Out<'_>, line: usize) {
+/// In a steps (`own`) or DAG template, unknown-reference reports a missing
+/// step or output; other attributes, and such tags elsewhere, are reported
+/// here.
+fn unknown_node(tag: &str, rest: &str, own: bool, template: &str, out: &mut Out<'_>, line: usize) {
     let mut parts = rest.splitn(2, '.');
     let _node = parts.next();
     let attribute = parts.next().unwrap_or_default();
-    if attribute.starts_with("outputs.parameters.")
-        || attribute.starts_with("outputs.artifacts.")
-        || attribute.is_empty()
+    if own
+        && (attribute.starts_with("outputs.parameters.")
+            || attribute.starts_with("outputs.artifacts.")
+            || attribute.is_empty())
     {
         return;
     }
