@@ -45,8 +45,7 @@ pub(super) fn check(kind: &str, doc: &Node, index: &Index<'_>, out: &mut Out<'_>
         _ => doc.get("spec"),
     };
     let Some(spec) = spec else { return };
-    let template_kind = matches!(kind, "WorkflowTemplate" | "ClusterWorkflowTemplate");
-    check_spec(doc, spec, template_kind, index, out);
+    check_spec(kind, doc, spec, index, out);
 }
 
 /// CronWorkflow rules (validate.go `CronWorkflow`).
@@ -250,7 +249,8 @@ impl Spec {
     }
 }
 
-fn check_spec(doc: &Node, spec: &Node, template_kind: bool, index: &Index<'_>, out: &mut Out<'_>) {
+fn check_spec(kind: &str, doc: &Node, spec: &Node, index: &Index<'_>, out: &mut Out<'_>) {
+    let template_kind = matches!(kind, "WorkflowTemplate" | "ClusterWorkflowTemplate");
     let templates = spec.get("templates").map(Node::items).unwrap_or_default();
     let reference = spec.get("workflowTemplateRef");
     let referenced = reference.and_then(|r| {
@@ -283,8 +283,11 @@ fn check_spec(doc: &Node, spec: &Node, template_kind: bool, index: &Index<'_>, o
     // rejected, so say so without failing the run: `argo submit -p` fills
     // them in.
     if let Some(arguments) = spec.get("arguments") {
-        check_arguments(arguments, "spec.arguments", true, false, out);
-        if !template_kind {
+        // A CronWorkflow's runs are created as written (validate.go
+        // CronWorkflow validates with Opts{}): every value is needed.
+        let cron = kind == "CronWorkflow";
+        check_arguments(arguments, "spec.arguments", !cron, false, out);
+        if !template_kind && !cron {
             for param in arguments
                 .get("parameters")
                 .map(Node::items)
@@ -1022,7 +1025,7 @@ pub(crate) fn check_arguments(
                 if step {
                     format!("{prefix}.parameters {name}: give it a value (or valueFrom)")
                 } else {
-                    format!("{prefix}.parameters {name} has no value: a submitted Workflow needs one (or valueFrom)")
+                    format!("{prefix}.parameters {name} has no value: the workflows it creates need one (or valueFrom)")
                 },
             );
         }
