@@ -63,7 +63,6 @@ struct Ctx<'a, 'i> {
 
 /// Check every template of a spec.
 pub(super) fn check<'a>(
-    doc: &'a Node,
     spec: &'a Node,
     referenced: Option<&'a Node>,
     template_kind: bool,
@@ -73,7 +72,7 @@ pub(super) fn check<'a>(
     let ctx = Ctx {
         spec,
         index,
-        globals: globals(doc, spec, referenced, template_kind, index),
+        globals: globals(spec, referenced, template_kind, index),
     };
     let mut all: Vec<&Node> = spec
         .get("templates")
@@ -96,7 +95,6 @@ pub(super) fn check<'a>(
 
 /// validate.go `Workflow`: the global parameters.
 fn globals<'a>(
-    doc: &'a Node,
     spec: &'a Node,
     referenced: Option<&'a Node>,
     template_kind: bool,
@@ -197,7 +195,6 @@ fn globals<'a>(
             }
         }
     }
-    let _ = doc;
     scope
 }
 

@@ -45,7 +45,7 @@ pub(super) fn check(kind: &str, doc: &Node, index: &Index<'_>, out: &mut Out<'_>
         _ => doc.get("spec"),
     };
     let Some(spec) = spec else { return };
-    check_spec(kind, doc, spec, index, out);
+    check_spec(kind, spec, index, out);
 }
 
 /// CronWorkflow rules (validate.go `CronWorkflow`).
@@ -249,7 +249,7 @@ impl Spec {
     }
 }
 
-fn check_spec(kind: &str, doc: &Node, spec: &Node, index: &Index<'_>, out: &mut Out<'_>) {
+fn check_spec(kind: &str, spec: &Node, index: &Index<'_>, out: &mut Out<'_>) {
     let template_kind = matches!(kind, "WorkflowTemplate" | "ClusterWorkflowTemplate");
     let templates = spec.get("templates").map(Node::items).unwrap_or_default();
     let reference = spec.get("workflowTemplateRef");
@@ -379,10 +379,10 @@ fn check_spec(kind: &str, doc: &Node, spec: &Node, index: &Index<'_>, out: &mut 
                 all.push(inline);
             }
         }
-        check_template(&ctx, t, index, out);
+        check_template(&ctx, t, out);
         i += 1;
     }
-    scope::check(doc, spec, referenced, template_kind, index, out);
+    scope::check(spec, referenced, template_kind, index, out);
 }
 
 /// The line of `key` in a mapping (a block mapping's own line is that of
@@ -451,7 +451,7 @@ fn is_pod(kind: Option<&str>) -> bool {
     )
 }
 
-fn check_template(ctx: &Spec, t: &Node, index: &Index<'_>, out: &mut Out<'_>) {
+fn check_template(ctx: &Spec, t: &Node, out: &mut Out<'_>) {
     let name = t.get("name").and_then(Node::as_str).unwrap_or("(inline)");
     let present: Vec<&str> = TYPES
         .iter()
@@ -612,7 +612,6 @@ fn check_template(ctx: &Spec, t: &Node, index: &Index<'_>, out: &mut Out<'_>) {
     {
         check_metric(name, metric, out);
     }
-    let _ = index;
 }
 
 fn check_leaf(ctx: &Spec, name: &str, kind: Option<&str>, t: &Node, out: &mut Out<'_>) {
