@@ -15,15 +15,15 @@ use sandbox_core::params::{
     parse_duration,
 };
 use sandbox_core::policy::{Policy, Refusal};
-use sandbox_core::{Classify, Outputs, TaskError};
+use sandbox_core::{Outputs, TaskError};
+use sandbox_db::DbError;
 use sandbox_db::admin::{self, Admin};
-use sandbox_db::discovery::{self, Backup, BackupQuery, NamePattern};
-use sandbox_db::pipeline::{self, ByteCounter, RestoreOptions, RestoreReport};
+use sandbox_db::discovery::{self, BackupQuery, NamePattern};
+use sandbox_db::pipeline::{ByteCounter, RestoreOptions, RestoreReport};
+use sandbox_db::restore::{self, RestoreMarker, RestoreRun, backup_time};
 use sandbox_db::server::{Server, ServerRef};
-use sandbox_db::{DbError, DumpFormat, download};
 use sandbox_storage::{Storage, StorageConfig};
 use sandbox_vault::{Credentials, VaultConfig};
-use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -397,44 +397,15 @@ pub fn validate(p: &Params) -> Result<Plan, TaskError> {
     })
 }
 
-/// What a finished restore records on its database (`COMMENT ON
-/// DATABASE`), so a rerun with the same backup knows it is done.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Restored {
-    restored_by: String,
-    backup_object: String,
-    backup_time: String,
-    backup_size: u64,
-    bytes_read: u64,
-    tables_restored: usize,
-}
-
-impl Restored {
-    fn parse(comment: Option<&str>) -> Option<Self> {
-        serde_json::from_str::<Restored>(comment?)
-            .ok()
-            .filter(|r| r.restored_by == RestoreDb::NAME)
-    }
-
-    fn same_backup(&self, backup: &Backup) -> bool {
-        self.backup_object == backup.url()
-            && self.backup_size == backup.object.size
-            && self.backup_time == backup_time(backup)
-    }
-
-    fn outputs(&self, database: &DatabaseName) -> Outputs {
-        let mut out = Outputs::new();
-        out.set("backup_object", &self.backup_object)
-            .set("backup_time", &self.backup_time)
-            .set("bytes_read", self.bytes_read)
-            .set("tables_restored", self.tables_restored)
-            .set("database_name", database);
-        out
-    }
-}
-
-fn backup_time(backup: &Backup) -> String {
-    backup.time.map(discovery::rfc3339).unwrap_or_default()
+/// The outputs of a finished restore, from its marker.
+fn marker_outputs(marker: &RestoreMarker, database: &DatabaseName) -> Outputs {
+    let mut out = Outputs::new();
+    out.set("backup_object", &marker.backup_object)
+        .set("backup_time", &marker.backup_time)
+        .set("bytes_read", marker.bytes_read)
+        .set("tables_restored", marker.tables_restored)
+        .set("database_name", database);
+    out
 }
 
 fn db_error(e: DbError) -> TaskError {
@@ -518,7 +489,7 @@ pub async fn execute(plan: Plan, ctx: Context) -> Result<Outputs, TaskError> {
     }
     let existing = admin.database(target).await.map_err(db_error)?;
     if let Some(info) = &existing {
-        if let Some(done) = Restored::parse(info.comment.as_deref())
+        if let Some(done) = RestoreMarker::parse(info.comment.as_deref())
             && done.same_backup(&backup)
             && !plan.clean
         {
@@ -526,7 +497,7 @@ pub async fn execute(plan: Plan, ctx: Context) -> Result<Outputs, TaskError> {
                 database = target,
                 "already holds this backup; nothing to do"
             );
-            return Ok(done.outputs(&plan.database));
+            return Ok(marker_outputs(&done, &plan.database));
         }
         if !plan.clean && !admin::is_empty(&server, target).await.map_err(db_error)? {
             return Err(TaskError::precondition(format!(
@@ -579,7 +550,14 @@ pub async fn execute(plan: Plan, ctx: Context) -> Result<Outputs, TaskError> {
     let counter = ByteCounter::default();
     let ticker = progress_ticker(counter.clone(), backup.object.size, ctx.clone());
     let started = Instant::now();
-    let result = restore_into(&plan, &storage, &server, &backup, &staging, &counter).await;
+    let run = RestoreRun {
+        server: &server,
+        database: &staging,
+        options: &plan.restore,
+        jobs: plan.jobs,
+        temp_dir: &plan.temp_dir,
+    };
+    let result = restore::restore_backup(&storage, &backup, &run, &counter).await;
     ticker.abort();
     let bytes_read = counter.get();
     let outcome = match result {
@@ -599,16 +577,8 @@ pub async fn execute(plan: Plan, ctx: Context) -> Result<Outputs, TaskError> {
             return Err(error);
         }
     };
-    let restored = Restored {
-        restored_by: RestoreDb::NAME.into(),
-        backup_object: backup.url(),
-        backup_time: backup_time(&backup),
-        backup_size: backup.object.size,
-        bytes_read,
-        tables_restored: tables.len(),
-    };
-    let comment = serde_json::to_string(&restored)
-        .map_err(|e| TaskError::internal("cannot encode the restore record").with_source(e))?;
+    let restored = RestoreMarker::new(&backup, bytes_read, tables.len());
+    let comment = restored.to_comment();
     admin
         .set_comment(&staging, &comment)
         .await
@@ -626,69 +596,7 @@ pub async fn execute(plan: Plan, ctx: Context) -> Result<Outputs, TaskError> {
         elapsed_s = elapsed.as_secs_f64(),
         "restored"
     );
-    Ok(restored.outputs(&plan.database))
-}
-
-/// Stream (or, for a parallel restore, download then restore) the backup
-/// into the staging database.
-async fn restore_into(
-    plan: &Plan,
-    storage: &Storage,
-    server: &Server,
-    backup: &Backup,
-    staging: &str,
-    counter: &ByteCounter,
-) -> Result<RestoreReport, DbError> {
-    let read_error = |e: sandbox_storage::StorageError| DbError::Source {
-        kind: e.kind(),
-        source: Box::new(e),
-    };
-    let stream = storage
-        .read(&backup.location, &backup.object.key)
-        .await
-        .map_err(read_error)?;
-    let opened = pipeline::open(sandbox_storage::into_async_read(stream), counter).await?;
-    tracing::info!(format = %opened.format, "backup format");
-    if plan.jobs > 1 && opened.format.dump == DumpFormat::Custom {
-        let temp = tempfile_in(&plan.temp_dir)?;
-        let path = temp.path().join("backup.dump");
-        match (opened.format.compression, &backup.location) {
-            (sandbox_db::Compression::None, BucketUrl::File { path: dir }) => {
-                // Already a seekable file.
-                drop(opened);
-                let file = dir.join(&backup.object.key);
-                counter.set(backup.object.size);
-                return pipeline::restore_file(&file, plan.jobs, server, staging, &plan.restore)
-                    .await;
-            }
-            (sandbox_db::Compression::None, _) => {
-                // Only the format was read from this stream.
-                drop(opened);
-                counter.set(0);
-                let streams = (plan.jobs as usize).max(4);
-                download::download(storage, backup, &path, streams, counter).await?;
-            }
-            (sandbox_db::Compression::Gzip, _) => {
-                let mut opened = opened;
-                pipeline::spool(&mut opened, &path).await?;
-            }
-        }
-        return pipeline::restore_file(&path, plan.jobs, server, staging, &plan.restore).await;
-    }
-    if plan.jobs > 1 {
-        tracing::info!("--jobs applies to custom-format backups only; this one restores serially");
-    }
-    pipeline::restore(opened, server, staging, &plan.restore).await
-}
-
-fn tempfile_in(dir: &std::path::Path) -> Result<tempfile::TempDir, DbError> {
-    tempfile::Builder::new()
-        .prefix("restore-db-")
-        .tempdir_in(dir)
-        .map_err(|source| DbError::File {
-            what: format!("cannot create a temporary directory in {}", dir.display()),
-            source,
-        })
+    Ok(marker_outputs(&restored, &plan.database))
 }
 
 /// Post-restore SQL, then verification, both on the staging database.
