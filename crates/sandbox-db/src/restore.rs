@@ -1,9 +1,11 @@
 //! A whole restore of one backup into one database, as `restore-db` runs
-//! it: which way the bytes go ([`Strategy`]: streamed, or first made a
-//! seekable file for a parallel `pg_restore`), and the record a finished
-//! restore leaves on its database ([`RestoreMarker`]) so a rerun with the
-//! same backup knows it is done.
+//! it: what the target holds and so whether to restore at all
+//! ([`inspect_target`]), which way the bytes go ([`Strategy`]: streamed,
+//! or first made a seekable file for a parallel `pg_restore`), and the
+//! record a finished restore leaves on its database ([`RestoreMarker`]) so
+//! a rerun with the same backup knows it is done.
 
+use crate::admin::{self, Admin};
 use crate::discovery::{self, Backup};
 use crate::pipeline::{self, ByteCounter, RestoreOptions, RestoreReport};
 use crate::server::Server;
@@ -11,6 +13,57 @@ use crate::{Compression, DbError, DumpFormat, Format, download};
 use sandbox_core::params::BucketUrl;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+
+/// What the target database holds, and so what a restore of a backup
+/// does with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// There is none: the staging database takes its name.
+    Absent,
+    /// It already holds exactly this backup (its marker says so) and was
+    /// not asked to be replaced: nothing to do.
+    Restored(RestoreMarker),
+    /// It exists and is empty, or was asked to be replaced: the staging
+    /// database replaces it, owned as it is.
+    Replace {
+        /// Its owner.
+        owner: String,
+    },
+    /// It holds data and was not asked to be replaced.
+    HoldsData,
+}
+
+impl Target {
+    /// True unless [`Target::Absent`].
+    pub fn exists(&self) -> bool {
+        !matches!(self, Target::Absent)
+    }
+}
+
+/// Look at `target` for a restore of `backup`; `replace` asks to replace
+/// it even when it holds data (or this very backup).
+pub async fn inspect_target(
+    admin: &mut Admin,
+    server: &Server,
+    target: &str,
+    backup: &Backup,
+    replace: bool,
+) -> Result<Target, DbError> {
+    let Some(info) = admin.database(target).await? else {
+        return Ok(Target::Absent);
+    };
+    if !replace {
+        if let Some(done) = RestoreMarker::parse(info.comment.as_deref())
+            && done.same_backup(backup)
+        {
+            return Ok(Target::Restored(done));
+        }
+        if !admin::is_empty(server, target).await? {
+            return Ok(Target::HoldsData);
+        }
+    }
+    Ok(Target::Replace { owner: info.owner })
+}
 
 /// How a backup reaches the restore tool.
 #[derive(Debug, Clone, PartialEq, Eq)]

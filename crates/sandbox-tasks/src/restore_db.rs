@@ -20,7 +20,7 @@ use sandbox_db::DbError;
 use sandbox_db::admin::{self, Admin};
 use sandbox_db::discovery::{self, BackupQuery, NamePattern};
 use sandbox_db::pipeline::{ByteCounter, RestoreOptions, RestoreReport};
-use sandbox_db::restore::{self, RestoreMarker, RestoreRun, backup_time};
+use sandbox_db::restore::{self, RestoreMarker, RestoreRun, Target, backup_time};
 use sandbox_db::server::{Server, ServerRef};
 use sandbox_storage::{Storage, StorageConfig};
 use sandbox_vault::{Credentials, VaultConfig};
@@ -487,28 +487,26 @@ pub async fn execute(plan: Plan, ctx: Context) -> Result<Outputs, TaskError> {
             )));
         }
     }
-    let existing = admin.database(target).await.map_err(db_error)?;
-    if let Some(info) = &existing {
-        if let Some(done) = RestoreMarker::parse(info.comment.as_deref())
-            && done.same_backup(&backup)
-            && !plan.clean
-        {
+    let existing = restore::inspect_target(&mut admin, &server, target, &backup, plan.clean)
+        .await
+        .map_err(db_error)?;
+    let existing_owner = match &existing {
+        Target::Restored(done) => {
             tracing::info!(
                 database = target,
                 "already holds this backup; nothing to do"
             );
-            return Ok(marker_outputs(&done, &plan.database));
+            return Ok(marker_outputs(done, &plan.database));
         }
-        if !plan.clean && !admin::is_empty(&server, target).await.map_err(db_error)? {
+        Target::HoldsData => {
             return Err(TaskError::precondition(format!(
                 "database {target} already holds data; pass --clean to replace it"
             )));
         }
-    }
-    let owner = plan
-        .owner
-        .clone()
-        .or_else(|| existing.as_ref().map(|i| i.owner.clone()));
+        Target::Replace { owner } => Some(owner.clone()),
+        Target::Absent => None,
+    };
+    let owner = plan.owner.clone().or(existing_owner);
     if plan.dry_run {
         let mut out = Outputs::new();
         out.set("backup_object", backup.url())
@@ -520,8 +518,8 @@ pub async fn execute(plan: Plan, ctx: Context) -> Result<Outputs, TaskError> {
                 serde_json::json!({
                     "dry_run": true,
                     "target": target,
-                    "target_exists": existing.is_some(),
-                    "replace": existing.is_some(),
+                    "target_exists": existing.exists(),
+                    "replace": existing.exists(),
                     "staging": staging,
                     "owner": owner,
                     "no_owner": plan.restore.no_owner,
@@ -584,7 +582,7 @@ pub async fn execute(plan: Plan, ctx: Context) -> Result<Outputs, TaskError> {
         .await
         .map_err(db_error)?;
     admin.swap(&staging, target, &old).await.map_err(db_error)?;
-    if existing.is_some() {
+    if existing.exists() {
         admin.drop_database(&old).await.map_err(db_error)?;
     }
     let elapsed = started.elapsed();

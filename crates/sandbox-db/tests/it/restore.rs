@@ -157,3 +157,45 @@ async fn the_marker_survives_the_server_and_names_its_backup_exactly() {
     assert_eq!(RestoreMarker::parse(Some("nightly restore")), None);
     assert_eq!(RestoreMarker::parse(None), None);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_target_decides_whether_to_restore() {
+    use sandbox_db::restore::{Target, inspect_target};
+    let pg = Postgres::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("nightly.sql"), "SELECT 1;\n").unwrap();
+    let storage = Storage::new(StorageConfig::from_env(Some("http://127.0.0.1:9"))).unwrap();
+    let backup = backup(&storage, dir.path(), "nightly.sql").await;
+    let server = Server::from_url(&pg.url("postgres")).unwrap();
+    let mut admin = Admin::connect(&server).await.unwrap();
+    let mut inspect = async |replace: bool| {
+        inspect_target(&mut admin, &server, "sbx_pr_2", &backup, replace)
+            .await
+            .unwrap()
+    };
+    assert_eq!(inspect(false).await, Target::Absent);
+
+    pg.psql("postgres", "CREATE DATABASE sbx_pr_2");
+    let replace = Target::Replace {
+        owner: "postgres".into(),
+    };
+    assert_eq!(inspect(false).await, replace, "empty: replaced");
+
+    pg.psql(
+        "sbx_pr_2",
+        "CREATE TABLE t (id int); INSERT INTO t VALUES (1)",
+    );
+    assert_eq!(inspect(false).await, Target::HoldsData);
+    assert_eq!(inspect(true).await, replace, "asked to replace data");
+
+    let marker = RestoreMarker::new(&backup, 10, 1);
+    pg.psql(
+        "postgres",
+        &format!(
+            "COMMENT ON DATABASE sbx_pr_2 IS '{}'",
+            marker.to_comment().replace('\'', "''")
+        ),
+    );
+    assert_eq!(inspect(false).await, Target::Restored(marker));
+    assert_eq!(inspect(true).await, replace, "asked to restore again");
+}
