@@ -176,6 +176,90 @@ pub async fn restore_backup(
     pipeline::restore_file(&path, run.jobs, run.server, run.database, run.options).await
 }
 
+/// A whole restore of one backup into one target database.
+#[derive(Debug, Clone)]
+pub struct Restore<'a> {
+    /// The server.
+    pub server: &'a Server,
+    /// The database restored into.
+    pub target: &'a str,
+    /// Owner of the new database (None: the connecting role).
+    pub owner: Option<&'a str>,
+    /// How the tool restores.
+    pub options: &'a RestoreOptions,
+    /// Parallel jobs (custom format only).
+    pub jobs: u32,
+    /// Where a parallel restore's temporary file goes.
+    pub temp_dir: &'a Path,
+    /// SQL run after the restore, all in one transaction: (name, text).
+    pub post_sql: &'a [(String, String)],
+}
+
+/// What a finished restore did.
+#[derive(Debug, Clone)]
+pub struct Restored {
+    /// The record now on the target.
+    pub marker: RestoreMarker,
+    /// The tables verified on it.
+    pub tables: Vec<admin::RestoredTable>,
+}
+
+/// Restore `backup` into `restore.target` without ever half-filling it:
+/// into a fresh staging database (what an earlier killed run left is
+/// dropped first), then the post-restore SQL and the verification there,
+/// then the marker, then one swap gives the staging database the target's
+/// name; the replaced target (`existing`) is dropped. On a failure the
+/// staging database is dropped and the target is as it was. The caller
+/// holds the target's lock ([`Admin::lock`]).
+pub async fn restore_and_swap(
+    admin: &mut Admin,
+    storage: &sandbox_storage::Storage,
+    backup: &Backup,
+    restore: &Restore<'_>,
+    existing: &Target,
+    counter: &ByteCounter,
+) -> Result<Restored, DbError> {
+    let (staging, old) = admin::work_names(restore.target);
+    for stale in [&staging, &old] {
+        if admin.database(stale).await?.is_some() {
+            tracing::warn!(database = %stale, "dropping what an earlier run left");
+            admin.drop_database(stale).await?;
+        }
+    }
+    admin.create_database(&staging, restore.owner).await?;
+    let run = RestoreRun {
+        server: restore.server,
+        database: &staging,
+        options: restore.options,
+        jobs: restore.jobs,
+        temp_dir: restore.temp_dir,
+    };
+    let restored = async {
+        let report = restore_backup(storage, backup, &run, counter).await?;
+        admin::run_post_sql(restore.server, &staging, restore.post_sql).await?;
+        admin::verify(restore.server, &staging, &report.tables).await
+    }
+    .await;
+    let tables = match restored {
+        Ok(tables) => tables,
+        Err(e) => {
+            // The staging database holds an unknown part of the backup: it
+            // must never be mistaken for a restore.
+            if let Err(drop_error) = admin.drop_database(&staging).await {
+                tracing::warn!("{drop_error}; the next run drops {staging}");
+            }
+            return Err(e);
+        }
+    };
+    let marker = RestoreMarker::new(backup, counter.get(), tables.len());
+    admin.set_comment(&staging, &marker.to_comment()).await?;
+    admin.swap(&staging, restore.target, &old).await?;
+    if existing.exists() {
+        admin.drop_database(&old).await?;
+    }
+    Ok(Restored { marker, tables })
+}
+
 fn temp_dir_in(dir: &Path) -> Result<tempfile::TempDir, DbError> {
     tempfile::Builder::new()
         .prefix("restore-db-")

@@ -19,8 +19,8 @@ use sandbox_core::{Outputs, TaskError};
 use sandbox_db::DbError;
 use sandbox_db::admin::{self, Admin};
 use sandbox_db::discovery::{self, BackupQuery, NamePattern};
-use sandbox_db::pipeline::{ByteCounter, RestoreOptions, RestoreReport};
-use sandbox_db::restore::{self, RestoreMarker, RestoreRun, Target, backup_time};
+use sandbox_db::pipeline::{ByteCounter, RestoreOptions};
+use sandbox_db::restore::{self, Restore, RestoreMarker, Restored, Target, backup_time};
 use sandbox_db::server::{Server, ServerRef};
 use sandbox_storage::{Storage, StorageConfig};
 use sandbox_vault::{Credentials, VaultConfig};
@@ -534,78 +534,37 @@ pub async fn execute(plan: Plan, ctx: Context) -> Result<Outputs, TaskError> {
         return Ok(out);
     }
 
-    for stale in [&staging, &old] {
-        if admin.database(stale).await.map_err(db_error)?.is_some() {
-            tracing::warn!(database = %stale, "dropping what an earlier run left");
-            admin.drop_database(stale).await.map_err(db_error)?;
-        }
-    }
-    admin
-        .create_database(&staging, owner.as_deref())
-        .await
-        .map_err(db_error)?;
-
     let counter = ByteCounter::default();
     let ticker = progress_ticker(counter.clone(), backup.object.size, ctx.clone());
     let started = Instant::now();
-    let run = RestoreRun {
+    let restore = Restore {
         server: &server,
-        database: &staging,
+        target,
+        owner: owner.as_deref(),
         options: &plan.restore,
         jobs: plan.jobs,
         temp_dir: &plan.temp_dir,
+        post_sql: &plan.post_sql,
     };
-    let result = restore::restore_backup(&storage, &backup, &run, &counter).await;
+    let result =
+        restore::restore_and_swap(&mut admin, &storage, &backup, &restore, &existing, &counter)
+            .await;
     ticker.abort();
-    let bytes_read = counter.get();
-    let outcome = match result {
-        Ok(report) => finish_staging(&plan, &server, &staging, &report).await,
-        Err(e) => Err(e),
-    };
-    let tables = match outcome {
-        Ok(tables) => tables,
-        Err(e) => {
-            // The staging database holds an unknown part of the backup: it
-            // must never be mistaken for a restore.
-            if let Err(drop_error) = admin.drop_database(&staging).await {
-                tracing::warn!("{drop_error}; the next run drops {staging}");
-            }
-            let mut error = TaskError::from(e);
-            error.message = format!("restoring {}: {}", backup.url(), error.message);
-            return Err(error);
-        }
-    };
-    let restored = RestoreMarker::new(&backup, bytes_read, tables.len());
-    let comment = restored.to_comment();
-    admin
-        .set_comment(&staging, &comment)
-        .await
-        .map_err(db_error)?;
-    admin.swap(&staging, target, &old).await.map_err(db_error)?;
-    if existing.exists() {
-        admin.drop_database(&old).await.map_err(db_error)?;
-    }
+    let Restored { marker, tables } = result.map_err(|e| {
+        let mut error = TaskError::from(e);
+        error.message = format!("restoring {}: {}", backup.url(), error.message);
+        error
+    })?;
     let elapsed = started.elapsed();
     tracing::info!(
         database = target,
         tables = tables.len(),
         rows = tables.iter().map(|t| t.estimated_rows).sum::<u64>(),
-        bytes_read,
+        bytes_read = marker.bytes_read,
         elapsed_s = elapsed.as_secs_f64(),
         "restored"
     );
-    Ok(marker_outputs(&restored, &plan.database))
-}
-
-/// Post-restore SQL, then verification, both on the staging database.
-async fn finish_staging(
-    plan: &Plan,
-    server: &Server,
-    staging: &str,
-    report: &RestoreReport,
-) -> Result<Vec<admin::RestoredTable>, DbError> {
-    admin::run_post_sql(server, staging, &plan.post_sql).await?;
-    admin::verify(server, staging, &report.tables).await
+    Ok(marker_outputs(&marker, &plan.database))
 }
 
 /// Log bytes, rate and elapsed time every few seconds, and keep the

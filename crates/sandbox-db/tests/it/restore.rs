@@ -199,3 +199,80 @@ async fn the_target_decides_whether_to_restore() {
     assert_eq!(inspect(false).await, Target::Restored(marker));
     assert_eq!(inspect(true).await, replace, "asked to restore again");
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_failed_restore_leaves_the_target_as_it_was_and_no_staging_database() {
+    use sandbox_db::restore::{Restore, Target, inspect_target, restore_and_swap};
+    let pg = Postgres::start();
+    let dir = tempfile::tempdir().unwrap();
+    dump(&pg, &dir.path().join("shop.dump"));
+    let storage = Storage::new(StorageConfig::from_env(Some("http://127.0.0.1:9"))).unwrap();
+    let backup = backup(&storage, dir.path(), "shop.dump").await;
+    let server = Server::from_url(&pg.url("postgres")).unwrap();
+    let mut admin = Admin::connect(&server).await.unwrap();
+    pg.psql("postgres", "CREATE DATABASE sbx_pr_3");
+    pg.psql("sbx_pr_3", "CREATE TABLE kept (id int)");
+    let options = RestoreOptions::default();
+    let failing_sql = [(
+        "bad.sql".to_string(),
+        "SELECT no_such_column FROM orders".to_string(),
+    )];
+    let mut restore = Restore {
+        server: &server,
+        target: "sbx_pr_3",
+        owner: None,
+        options: &options,
+        jobs: 1,
+        temp_dir: dir.path(),
+        post_sql: &failing_sql,
+    };
+    let existing = inspect_target(&mut admin, &server, "sbx_pr_3", &backup, true)
+        .await
+        .unwrap();
+    assert!(existing.exists());
+    let err = restore_and_swap(
+        &mut admin,
+        &storage,
+        &backup,
+        &restore,
+        &existing,
+        &ByteCounter::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("bad.sql") || format!("{err:?}").contains("no_such_column"),
+        "{err:?}"
+    );
+    let databases = pg.psql("postgres", "SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database WHERE datname LIKE 'sbx_pr_3%'");
+    assert_eq!(databases, "sbx_pr_3", "no staging database left");
+    assert_eq!(
+        pg.psql(
+            "sbx_pr_3",
+            "SELECT count(*) FROM pg_tables WHERE tablename = 'kept'"
+        ),
+        "1"
+    );
+
+    restore.post_sql = &[];
+    let done = restore_and_swap(
+        &mut admin,
+        &storage,
+        &backup,
+        &restore,
+        &existing,
+        &ByteCounter::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(done.marker.tables_restored, 1);
+    assert_eq!(pg.psql("sbx_pr_3", "SELECT count(*) FROM orders"), "500");
+    let databases = pg.psql("postgres", "SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database WHERE datname LIKE 'sbx_pr_3%'");
+    assert_eq!(databases, "sbx_pr_3", "the replaced database is dropped");
+    assert_eq!(
+        inspect_target(&mut admin, &server, "sbx_pr_3", &backup, false)
+            .await
+            .unwrap(),
+        Target::Restored(done.marker)
+    );
+}
