@@ -131,6 +131,16 @@ fn charts_without_helm_are_refused_naming_helm() {
         ),
     ]);
     let err = kubectl().verify(&tree, "overlays/sbx", None).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RenderError::NeedsHelm {
+                key: "helmCharts",
+                ..
+            }
+        ),
+        "refused before kubectl runs: {err}"
+    );
     assert_eq!(err.kind(), ErrorKind::Precondition, "exit 3");
     let text = err.to_string();
     assert!(
