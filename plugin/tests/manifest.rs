@@ -59,7 +59,9 @@ fn configmap_installs_a_locked_down_sidecar_the_agent_can_reach() {
         sc["runAsUser"], 8737,
         "the agent's uid, to read the 0440 token file"
     );
-    assert_eq!(sc["readOnlyRootFilesystem"], true);
+    // Writable: the git tasks need a TMPDIR and a plugin cannot declare
+    // volumes (argo-workflows pkg/plugins/spec/plugin_types.go Sidecar).
+    assert_eq!(sc["readOnlyRootFilesystem"], false);
     assert_eq!(sc["allowPrivilegeEscalation"], false);
     assert_eq!(sc["capabilities"]["drop"], serde_json::json!(["ALL"]));
     for key in ["requests", "limits"] {

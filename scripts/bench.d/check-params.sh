@@ -18,7 +18,7 @@ echo "gs://acme-sandbox-docs/$env/" | grep -Eq '^gs://[a-z0-9][-a-z0-9_.]{1,61}[
 SH
 runs=${RUNS:-100}
 hyperfine -N --warmup 5 --runs "$runs" --export-json "$work/hf.json" \
-  -n check-params "$bin --params $ROOT/examples/check-params.yaml --outputs-dir $work/out --log-format json" \
+  -n check-params "$bin --params $ROOT/examples/sandbox.yaml --outputs-dir $work/out --log-format json" \
   -n shell-glue "bash $work/shell-peer.sh $work/out-sh" >&2
 python3 - "$work/hf.json" <<'PY'
 import json, sys

@@ -585,3 +585,518 @@ fn unreadable_input_exits_2() {
         .assert()
         .code(2);
 }
+
+/// Run sensor-test on a Sensor given as YAML text and events given as
+/// (`SOURCE:NAME` or none, file text); the JSON result and the exit code.
+fn run_inline(sensor: &str, events: &[(Option<&str>, &str)], extra: &[&str]) -> (Value, i32) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let sensor_path = tmp.path().join("sensor.yaml");
+    std::fs::write(&sensor_path, sensor).expect("write");
+    let mut cmd = sandbox();
+    cmd.arg("sensor-test")
+        .arg("--sensor")
+        .arg(&sensor_path)
+        .args(["--format", "json"]);
+    for (i, (target, text)) in events.iter().enumerate() {
+        let path = tmp.path().join(format!("event{i}.json"));
+        std::fs::write(&path, text).expect("write");
+        let arg = match target {
+            Some(t) => format!("{t}={}", path.display()),
+            None => path.display().to_string(),
+        };
+        cmd.arg("--event").arg(arg);
+    }
+    let output = cmd.args(extra).output().expect("run");
+    let code = output.status.code().expect("exit code");
+    assert!(
+        code == 0 || code == 3,
+        "exit {code}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (
+        serde_json::from_slice(&output.stdout).expect("JSON output"),
+        code,
+    )
+}
+
+/// A Sensor with one dependency per (name, filters YAML) and a k8s trigger
+/// whose ConfigMap takes `parameters` (YAML list items, indented for it).
+fn sensor_yaml(deps: &[(&str, &str)], conditions: &str, parameters: &str) -> String {
+    let mut out = String::from(
+        "apiVersion: argoproj.io/v1alpha1\nkind: Sensor\nmetadata:\n  name: s\nspec:\n  dependencies:\n",
+    );
+    for (name, filters) in deps {
+        out.push_str(&format!(
+            "    - name: {name}\n      eventSourceName: src-{name}\n      eventName: ev-{name}\n"
+        ));
+        if !filters.is_empty() {
+            out.push_str("      filters:\n");
+            for line in filters.lines() {
+                out.push_str(&format!("        {line}\n"));
+            }
+        }
+    }
+    out.push_str("  triggers:\n    - template:\n        name: t\n");
+    if !conditions.is_empty() {
+        out.push_str(&format!("        conditions: \"{conditions}\"\n"));
+    }
+    out.push_str(
+        "        k8s:\n          operation: create\n          source:\n            resource:\n              apiVersion: v1\n              kind: ConfigMap\n              metadata:\n                name: x\n",
+    );
+    if !parameters.is_empty() {
+        out.push_str("          parameters:\n");
+        for line in parameters.lines() {
+            out.push_str(&format!("            {line}\n"));
+        }
+    }
+    out
+}
+
+/// `{"context": …, "data": …}` with the data text verbatim.
+fn envelope(context: &Value, data: &str) -> String {
+    format!("{{\"context\": {context}, \"data\": {data}}}")
+}
+
+fn dep<'a>(result: &'a Value, name: &str) -> &'a Value {
+    result["dependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == name)
+        .unwrap_or_else(|| panic!("no dependency {name} in {result:#}"))
+}
+
+/// govaluate as Argo Events' pinned version runs it (Knetic/govaluate
+/// 9aa49832a739: parsing.go readToken/tryParseTime, EvaluableExpression.go
+/// evaluateStage), one dependency per rule.
+#[test]
+fn expressions_follow_govaluate() {
+    let expr = |e: &str, fields: &[&str]| {
+        let mut f = format!(
+            "exprs:\n  - expr: '{}'\n    fields:\n",
+            e.replace('\'', "''")
+        );
+        for field in fields {
+            f.push_str(&format!("      - name: {field}\n        path: {field}\n"));
+        }
+        f
+    };
+    let cases: Vec<(&str, String, bool, &str)> = vec![
+        // (dependency, filters, matched, text in why)
+        (
+            "or-skips-missing",
+            expr(r#"a == "x" || missing == 1"#, &["a"]),
+            true,
+            "is true",
+        ),
+        (
+            "and-skips-missing",
+            expr(r#"a == "y" && missing == 1"#, &["a"]),
+            false,
+            "is false",
+        ),
+        (
+            "and-needs-missing",
+            expr(r#"a == "x" && missing == 1"#, &["a"]),
+            false,
+            "No parameter 'missing' found",
+        ),
+        (
+            "escaped-quote",
+            expr(r"title == 'it\'s'", &["title"]),
+            true,
+            "is true",
+        ),
+        (
+            "either-quote-ends",
+            expr(r#"title == "it's""#, &["title"]),
+            false,
+            "error",
+        ),
+        (
+            "backslash-eaten",
+            expr(r"num =~ '^\d+$'", &["num"]),
+            false,
+            "is false",
+        ),
+        (
+            "backslash-escaped",
+            expr(r"num =~ '^\\d+$'", &["num"]),
+            true,
+            "is true",
+        ),
+        (
+            "date-literal-is-unix-time",
+            expr("created > '2023-11-14'", &["created"]),
+            true,
+            "is true",
+        ),
+        (
+            "date-string-vs-date-literal",
+            expr("day == '2023-11-14'", &["day"]),
+            false,
+            "is false",
+        ),
+        ("upper-in", expr("a IN ('w', 'x')", &["a"]), true, "is true"),
+        (
+            "ternary",
+            expr("(draft ? 'skip' : 'run') == 'run'", &["draft"]),
+            true,
+            "is true",
+        ),
+        (
+            "coalesce",
+            expr("(label ?? 'none') == 'none'", &["label"]),
+            true,
+            "is true",
+        ),
+        (
+            "no-functions",
+            expr("len(title) > 1", &["title"]),
+            false,
+            "Undefined function len",
+        ),
+        (
+            "symbol-run",
+            expr("num ==-1", &["num"]),
+            false,
+            "Invalid token",
+        ),
+    ];
+    let deps: Vec<(&str, &str)> = cases.iter().map(|(n, f, _, _)| (*n, f.as_str())).collect();
+    let data = r#"{"a": "x", "title": "it's", "num": "42", "created": 1700000000, "day": "2023-11-14", "draft": false, "label": null}"#;
+    let (result, code) = run_inline(
+        &sensor_yaml(&deps, "", ""),
+        &[(None, data)],
+        &["--as-event-data", "--strict"],
+    );
+    assert_eq!(code, 0, "{result:#}");
+    for (name, _, matched, why) in &cases {
+        let d = dep(&result, name);
+        assert_eq!(d["matched"], json!(matched), "{name}: {d:#}");
+        let text = d["filters"][0]["why"].as_str().unwrap();
+        assert!(text.contains(why), "{name}: {text}");
+        assert!(!text.starts_with("unsupported"), "{name}: {text}");
+    }
+}
+
+/// listener.go getDependencyExpression: a `-` in the conditions is looked
+/// up as `_`, so `pr_opened` names the dependency `pr-opened`; the
+/// expression is then evaluated by govaluate as the event bus does.
+#[test]
+fn conditions_read_dashes_as_underscores() {
+    let sensor = sensor_yaml(
+        &[("pr-opened", ""), ("push_event", "")],
+        "pr_opened || push-event",
+        "",
+    );
+    let (result, _) = run_inline(
+        &sensor,
+        &[(Some("src-pr-opened:ev-pr-opened"), "{}")],
+        &["--as-event-data"],
+    );
+    let t = &result["triggers"][0];
+    assert_eq!(t["fires"], true, "{result:#}");
+    assert!(t.get("error").is_none(), "{t:#}");
+    let sensor = sensor_yaml(&[("pr-opened", "")], "pr-opened && nope", "");
+    let (result, _) = run_inline(&sensor, &[(None, "{}")], &["--as-event-data"]);
+    let t = &result["triggers"][0];
+    assert_eq!(t["fires"], false);
+    assert!(
+        t["error"].as_str().unwrap().contains("unknown name nope"),
+        "{t:#}"
+    );
+}
+
+/// Several events: each reaches the dependencies of its event source and
+/// name; `a && b` fires only once both have passed, with both events'
+/// parameters (pkg/eventbus/jetstream/sensor/trigger_conn.go).
+#[test]
+fn several_events_meet_and_conditions() {
+    let params = "- src:\n    dependencyName: a\n    dataKey: who\n  dest: data.a\n- src:\n    dependencyName: b\n    dataKey: who\n    value: nobody\n  dest: data.b\n";
+    let sensor = sensor_yaml(&[("a", ""), ("b", "")], "a && b", params);
+    let only_a = [(Some("src-a:ev-a"), r#"{"who": "alice"}"#)];
+    let (result, _) = run_inline(&sensor, &only_a, &["--as-event-data"]);
+    assert_eq!(result["triggers"][0]["fires"], false, "{result:#}");
+    assert_eq!(dep(&result, "b")["matched"], false);
+    assert!(
+        dep(&result, "b")["filters"][0]["why"]
+            .as_str()
+            .unwrap()
+            .contains("no --event reaches it")
+    );
+    let both = [
+        (Some("src-a:ev-a"), r#"{"who": "alice"}"#),
+        (Some("src-b"), r#"{"who": "bob"}"#),
+    ];
+    let (result, _) = run_inline(&sensor, &both, &["--as-event-data"]);
+    let t = &result["triggers"][0];
+    assert_eq!(t["fires"], true, "{result:#}");
+    assert_eq!(t["resource"]["data"], json!({"a": "alice", "b": "bob"}));
+    let label = dep(&result, "a")["event"].as_str().expect("event label");
+    assert!(label.starts_with("src-a:ev-a="), "{label}");
+    // A bare event reaches every dependency.
+    let (result, _) = run_inline(
+        &sensor,
+        &[(None, r#"{"who": "carol"}"#)],
+        &["--as-event-data"],
+    );
+    assert_eq!(
+        result["triggers"][0]["resource"]["data"],
+        json!({"a": "carol", "b": "carol"})
+    );
+    // Without `&&` each passing event fires the trigger alone.
+    let sensor = sensor_yaml(&[("a", ""), ("b", "")], "a || b", params);
+    let (result, _) = run_inline(&sensor, &both, &["--as-event-data"]);
+    let t = &result["triggers"][0];
+    assert_eq!(
+        t["resource"]["data"],
+        json!({"a": "alice", "b": "nobody"}),
+        "{t:#}"
+    );
+    assert!(
+        t["warnings"][0].as_str().unwrap().contains("fires 2 times"),
+        "{t:#}"
+    );
+}
+
+/// Go's regexp (RE2): `\d`, `\w`, `\s` and `\b` are ASCII only.
+#[test]
+fn regular_expressions_are_go_re2() {
+    let filter = |value: &str| {
+        format!("data:\n  - path: s\n    type: string\n    value:\n      - '{value}'\n")
+    };
+    let digits = filter(r"^\d+$");
+    let word = filter(r"^\w+$");
+    let boundary = filter(r"\bfix\b");
+    let sensor = sensor_yaml(
+        &[
+            ("digits", &digits),
+            ("word", &word),
+            ("boundary", &boundary),
+        ],
+        "digits",
+        "",
+    );
+    // Arabic-Indic digits, Cyrillic letters: Unicode classes would match.
+    let (result, _) = run_inline(&sensor, &[(None, r#"{"s": "٣٤"}"#)], &["--as-event-data"]);
+    assert_eq!(dep(&result, "digits")["matched"], false, "{result:#}");
+    let (result, _) = run_inline(&sensor, &[(None, r#"{"s": "жук"}"#)], &["--as-event-data"]);
+    assert_eq!(dep(&result, "word")["matched"], false, "{result:#}");
+    let (result, _) = run_inline(
+        &sensor,
+        &[(None, r#"{"s": "éfixé"}"#)],
+        &["--as-event-data"],
+    );
+    assert_eq!(
+        dep(&result, "boundary")["matched"],
+        true,
+        "é is no ASCII word character: {result:#}"
+    );
+    let (result, _) = run_inline(&sensor, &[(None, r#"{"s": "2024"}"#)], &["--as-event-data"]);
+    assert_eq!(dep(&result, "digits")["matched"], true);
+}
+
+/// Parameters read the event's bytes as received: gjson's String() of a
+/// number is its raw text for integers (however large) and Go's float
+/// formatting otherwise; useRawData inserts the raw JSON.
+#[test]
+fn parameters_read_the_raw_event() {
+    let params = "- src:\n    dependencyName: d\n    dataKey: big\n  dest: data.big\n- src:\n    dependencyName: d\n    dataKey: price\n  dest: data.price\n- src:\n    dependencyName: d\n    dataKey: hundred\n  dest: data.hundred\n- src:\n    dependencyName: d\n    dataKey: id\n    useRawData: true\n  dest: data.id\n- src:\n    dependencyName: d\n    dataKey: nested\n    useRawData: true\n  dest: data.nested\n";
+    let sensor = sensor_yaml(&[("d", "")], "", params);
+    let data = r#"{"big": 123456789012345678901234567890, "price": 1.50, "hundred": 1e2, "id": 9007199254740993, "nested": {"k": [1, "two"]}}"#;
+    let (result, _) = run_inline(&sensor, &[(None, data)], &["--as-event-data"]);
+    let got = &result["triggers"][0]["resource"]["data"];
+    assert_eq!(got["big"], "123456789012345678901234567890", "{result:#}");
+    assert_eq!(got["price"], "1.5");
+    assert_eq!(got["hundred"], "100");
+    assert_eq!(got["id"], json!(9_007_199_254_740_993_u64));
+    assert_eq!(got["nested"], json!({"k": [1, "two"]}));
+}
+
+/// filter.go filterContext and filterTime on the event's context; a
+/// timezone is read from the zoneinfo files as time.LoadLocation does.
+#[test]
+fn context_and_time_filters() {
+    let ctx = json!({"type": "webhook", "source": "hooks", "subject": "push", "time": "2024-07-15T14:00:00Z"});
+    let deps = [
+        ("ctx-ok", "context:\n  type: webhook\n  source: hooks\n"),
+        ("ctx-no", "context:\n  subject: pull\n"),
+        (
+            "utc-window",
+            "time:\n  start: \"13:00:00\"\n  stop: \"15:00:00\"\n",
+        ),
+        (
+            "overnight",
+            "time:\n  start: \"22:00:00\"\n  stop: \"06:00:00\"\n",
+        ),
+        (
+            "bad-time",
+            "time:\n  start: \"9:0\"\n  stop: \"15:00:00\"\n",
+        ),
+        (
+            "new-york",
+            "time:\n  start: \"09:00:00\"\n  stop: \"11:00:00\"\n  timezone: America/New_York\n",
+        ),
+        (
+            "no-zone",
+            "time:\n  start: \"09:00:00\"\n  stop: \"11:00:00\"\n  timezone: Nowhere/Atlantis\n",
+        ),
+    ];
+    let sensor = sensor_yaml(&deps, "ctx-ok", "");
+    let (result, _) = run_inline(&sensor, &[(None, &envelope(&ctx, "{}"))], &[]);
+    for (name, matched) in [
+        ("ctx-ok", true),
+        ("ctx-no", false),
+        ("utc-window", true),
+        ("overnight", false),
+        ("bad-time", false),
+        ("no-zone", false),
+    ] {
+        assert_eq!(
+            dep(&result, name)["matched"],
+            json!(matched),
+            "{name}: {result:#}"
+        );
+    }
+    assert!(
+        dep(&result, "bad-time")["filters"][0]["why"]
+            .as_str()
+            .unwrap()
+            .starts_with("error")
+    );
+    let ny = &dep(&result, "new-york")["filters"][0];
+    if !ny["why"].as_str().unwrap().starts_with("unsupported") {
+        // 14:00 UTC is 10:00 EDT.
+        assert_eq!(ny["result"], true, "{ny:#}");
+    }
+    // Without a context in the file, source and subject are the
+    // dependency's; the type is unknown and said so.
+    let sensor = sensor_yaml(
+        &[
+            ("d", "context:\n  source: src-d\n  subject: ev-d\n"),
+            ("t", "context:\n  type: github\n"),
+        ],
+        "d",
+        "",
+    );
+    let (result, code) = run_inline(&sensor, &[(None, "{}")], &["--as-event-data", "--strict"]);
+    assert_eq!(dep(&result, "d")["matched"], true, "{result:#}");
+    assert!(
+        dep(&result, "t")["filters"][0]["why"]
+            .as_str()
+            .unwrap()
+            .starts_with("unsupported:")
+    );
+    assert_eq!(code, 3);
+}
+
+/// params.go ResolveParamValue with contextKey, contextTemplate, and no key
+/// at all (the whole event, its data base64 as a Go []byte marshals).
+#[test]
+fn context_parameters() {
+    let params = "- src:\n    dependencyName: d\n    contextKey: subject\n  dest: data.subject\n- src:\n    dependencyName: d\n    contextTemplate: '{{ .Input.type | upper }}'\n  dest: data.type\n- src:\n    dependencyName: d\n  dest: data.whole\n";
+    let sensor = sensor_yaml(&[("d", "")], "", params);
+    let ctx = json!({"id": "1", "type": "webhook", "source": "hooks", "subject": "push", "specversion": "1.0", "datacontenttype": "application/json", "time": "2024-07-15T14:00:00Z"});
+    let (result, _) = run_inline(&sensor, &[(None, &envelope(&ctx, r#"{"x": 1}"#))], &[]);
+    let got = &result["triggers"][0]["resource"]["data"];
+    assert_eq!(got["subject"], "push", "{result:#}");
+    assert_eq!(got["type"], "WEBHOOK");
+    let whole: Value = serde_json::from_str(got["whole"].as_str().unwrap()).unwrap();
+    assert_eq!(whole["context"]["time"], "2024-07-15T14:00:00Z");
+    assert_eq!(
+        whole["data"], "eyJ4IjogMX0=",
+        "base64 of the bytes as received"
+    );
+}
+
+/// The sprig functions Argo Events templates use.
+#[test]
+fn sprig_functions_in_templates() {
+    let param = |i: usize, tmpl: &str| {
+        format!(
+            "- src:\n    dependencyName: d\n    dataTemplate: '{}'\n  dest: data.p{i}\n",
+            tmpl.replace('\'', "''")
+        )
+    };
+    let templates = [
+        "{{ .Input.msg | b64enc }}",
+        "{{ b64dec .Input.enc }}",
+        "{{ .Input.obj | toJson }}",
+        "{{ .Input.title | quote }}",
+        r#"{{ .Input.title | trimPrefix "WIP: " | lower | replace " " "-" }}"#,
+        r#"{{ contains "WIP" .Input.title }}"#,
+        "{{ index .Input.labels 1 }}",
+        "{{ .Input.big }}",
+    ];
+    let params: String = templates
+        .iter()
+        .enumerate()
+        .map(|(i, t)| param(i, t))
+        .collect();
+    let sensor = sensor_yaml(&[("d", "")], "", &params);
+    let data = r#"{"msg": "hi", "enc": "aGVsbG8=", "obj": {"b": 1.0, "a": "<x>"}, "title": "WIP: Fix It", "labels": ["x", "y"], "big": 1234567}"#;
+    let (result, code) = run_inline(&sensor, &[(None, data)], &["--as-event-data", "--strict"]);
+    assert_eq!(code, 0, "{result:#}");
+    let got = &result["triggers"][0]["resource"]["data"];
+    assert_eq!(got["p0"], "aGk=", "{result:#}");
+    assert_eq!(got["p1"], "hello");
+    // json.Marshal: sorted keys, float64 1 as 1, HTML characters escaped.
+    assert_eq!(got["p2"], r#"{"a":"\u003cx\u003e","b":1}"#);
+    assert_eq!(got["p3"], r#""WIP: Fix It""#);
+    assert_eq!(got["p4"], "fix-it");
+    assert_eq!(got["p5"], "true");
+    assert_eq!(got["p6"], "y");
+    // A JSON number is a float64 in the template.
+    assert_eq!(got["p7"], "1.234567e+06");
+}
+
+/// What sensor-test cannot evaluate is said, starting `unsupported:`, and
+/// --strict turns it into exit 3.
+#[test]
+fn unsupported_is_said_and_strict_exits_3() {
+    let sensor = sensor_yaml(&[("lua", "script: return true\n")], "", "");
+    let (result, code) = run_inline(&sensor, &[(None, "{}")], &["--as-event-data"]);
+    assert_eq!(code, 0);
+    assert!(
+        dep(&result, "lua")["filters"][0]["why"]
+            .as_str()
+            .unwrap()
+            .starts_with("unsupported:")
+    );
+    let (_, code) = run_inline(&sensor, &[(None, "{}")], &["--as-event-data", "--strict"]);
+    assert_eq!(code, 3);
+    let params = "- src:\n    dependencyName: d\n    dataTemplate: '{{ range .Input.l }}{{ . }}{{ end }}'\n  dest: data.x\n";
+    let sensor = sensor_yaml(&[("d", "")], "", params);
+    let (result, code) = run_inline(
+        &sensor,
+        &[(None, r#"{"l": [1]}"#)],
+        &["--as-event-data", "--strict"],
+    );
+    assert_eq!(code, 3);
+    assert!(
+        result["triggers"][0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("unsupported:"),
+        "{result:#}"
+    );
+    let sensor = sensor_yaml(&[("d", "")], "", "");
+    let (_, code) = run_inline(&sensor, &[(None, "{}")], &["--as-event-data", "--strict"]);
+    assert_eq!(code, 0);
+    // Argo Events' own error for a type it does not know is a verdict
+    // (the event is discarded), not something sensor-test cannot evaluate.
+    let filters = "data:\n  - path: a\n    type: integer\n    value: [\"1\"]\n";
+    let sensor = sensor_yaml(&[("d", filters)], "", "");
+    let (result, code) = run_inline(
+        &sensor,
+        &[(None, r#"{"a": 1}"#)],
+        &["--as-event-data", "--strict"],
+    );
+    assert_eq!(code, 0, "{result:#}");
+    let why = dep(&result, "d")["filters"][0]["why"].as_str().unwrap();
+    assert!(
+        why.starts_with("error: unsupported JSON type 'integer'"),
+        "{why}"
+    );
+}

@@ -16,6 +16,9 @@ pub const TOOLS_DIR: &str = "SANDBOX_TOOLS_DIR";
 /// Directory of the PostgreSQL binaries (`psql`, `pg_restore`, `initdb`)
 /// to use instead of the newest installed ones.
 pub const PGBIN: &str = "SANDBOX_PGBIN";
+/// Set (to anything) to make the tests rewrite generated files — the task
+/// templates and the README's tables — instead of failing on a difference.
+pub const UPDATE_TEMPLATES: &str = "SANDBOX_UPDATE_TEMPLATES";
 /// The `database_url` parameter's variable, also read by `sandbox demo`.
 pub const DATABASE_URL: &str = "SANDBOX_DATABASE_URL";
 

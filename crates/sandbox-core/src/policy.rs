@@ -23,6 +23,26 @@ pub const PROTECTED_BRANCHES: &[&str] = &[
 /// Databases never restored into or dropped.
 pub const PROTECTED_DATABASES: &[&str] = &["postgres", "template0", "template1"];
 
+/// Characters that delimit the environment's name inside a longer name.
+const NAME_DELIMITERS: &[char] = &['-', '_', '/', '.'];
+
+/// True when `name` contains the environment's name as a whole token: an
+/// occurrence delimited on both sides by `-`, `_`, `/`, `.` or an end of
+/// `name`. So for `sbx-pr-42`, `docs-sbx-pr-42` and `sbx-pr-42/` belong to
+/// it, while `docs-sbx-pr-420` and `sbx-pr-4/` do not: containment alone
+/// would let a cleanup for PR 42 delete PR 420's objects.
+pub fn names_environment(name: &str, env: &EnvironmentName) -> bool {
+    let token = env.as_str();
+    if token.is_empty() {
+        return false;
+    }
+    let delimited = |c: Option<char>| c.is_none_or(|c| NAME_DELIMITERS.contains(&c));
+    name.match_indices(token).any(|(at, _)| {
+        delimited(name[..at].chars().next_back())
+            && delimited(name[at + token.len()..].chars().next())
+    })
+}
+
 /// A guard rail that stopped a task.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
@@ -234,14 +254,58 @@ impl Policy {
                 "copy into a prefix of its own, e.g. gs://<bucket>/<environment>/",
             ));
         }
-        if !dest.mentions(env.as_str()) {
+        let (owned, other) = match dest {
+            BucketUrl::Gs { bucket, prefix } => (
+                names_environment(bucket, env) || names_environment(prefix, env),
+                self.other_environment(bucket, env)
+                    .or_else(|| self.other_environment(prefix, env)),
+            ),
+            BucketUrl::File { path } => {
+                let path = path.to_string_lossy();
+                (
+                    names_environment(&path, env),
+                    self.other_environment(&path, env),
+                )
+            }
+        };
+        if let Some(other) = other {
+            return Err(Refusal::new(
+                "foreign-destination",
+                format!("destination {dest} belongs to environment {other}, not {env}"),
+                format!("use a bucket or prefix of {env}'s own, e.g. gs://<bucket>/{env}/"),
+            ));
+        }
+        if !owned {
             return Err(Refusal::new(
                 "foreign-destination",
                 format!("destination {dest} does not belong to environment {env}"),
-                format!("use a bucket or prefix that contains {env}, e.g. gs://<bucket>/{env}/"),
+                format!(
+                    "use a bucket or prefix that names {env} as a whole word, e.g. gs://<bucket>/{env}/"
+                ),
             ));
         }
         Ok(())
+    }
+
+    /// The first name of another sandbox of this prefix (`<prefix>pr-<N>`,
+    /// delimited like [`names_environment`]) that `name` carries, if any: a
+    /// bucket `docs-sbx-pr-420` is PR 420's, even with a prefix of PR 42's.
+    fn other_environment(&self, name: &str, env: &EnvironmentName) -> Option<String> {
+        let start = format!("{}pr-", self.prefix().as_str());
+        let delimited = |c: Option<char>| c.is_none_or(|c| NAME_DELIMITERS.contains(&c));
+        name.match_indices(&start).find_map(|(at, _)| {
+            let digits: String = name[at + start.len()..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            let end = at + start.len() + digits.len();
+            let candidate = &name[at..end];
+            (!digits.is_empty()
+                && delimited(name[..at].chars().next_back())
+                && delimited(name[end..].chars().next())
+                && candidate != env.as_str())
+            .then(|| candidate.to_string())
+        })
     }
 
     /// A Vault path whose secrets are read or deleted for the environment
@@ -347,5 +411,193 @@ mod tests {
             "tmp-pr-3"
         );
         assert_eq!(rule(p.check_environment(&env())), "environment-prefix");
+    }
+
+    /// PR 42's guard rails against the names of PR 420 and PR 4: every
+    /// ownership decision matches the environment's name as a whole token.
+    mod whole_name {
+        use super::*;
+
+        fn pr(n: u32) -> EnvironmentName {
+            Policy::default()
+                .environment_for(PrNumber::parse(&n.to_string()).unwrap())
+                .unwrap()
+        }
+
+        #[test]
+        fn a_name_is_a_token_delimited_by_separators_or_ends() {
+            let env = pr(42);
+            for own in [
+                "sbx-pr-42",
+                "docs-sbx-pr-42",
+                "sbx-pr-42/",
+                "a/sbx-pr-42/b",
+                "x.sbx-pr-42.y",
+                "x_sbx-pr-42_y",
+                "sbx-pr-420-and-sbx-pr-42",
+            ] {
+                assert!(names_environment(own, &env), "{own} is PR 42's");
+            }
+            for foreign in [
+                "docs-sbx-pr-420",
+                "sbx-pr-420/",
+                "sbx-pr-4/",
+                "xsbx-pr-42",
+                "sbx-pr-42x",
+                "",
+            ] {
+                assert!(
+                    !names_environment(foreign, &env),
+                    "{foreign} is not PR 42's"
+                );
+            }
+            assert!(!names_environment("sbx-pr-42/", &pr(4)));
+            assert!(!names_environment("sbx-pr-42/", &pr(420)));
+        }
+
+        #[test]
+        fn destinations_of_pr_420_and_pr_4_are_refused_for_pr_42() {
+            let p = Policy::default();
+            let url = |s: &str| BucketUrl::parse(s).unwrap();
+            let src = url("gs://docs-int/");
+            for foreign in [
+                "gs://docs-sbx-pr-420/",
+                "gs://docs/sbx-pr-420/",
+                "gs://docs-sbx-pr-4/",
+                "gs://docs/sbx-pr-4/",
+                "gs://docs/sbx-pr-420x/",
+                "file:///data/sbx-pr-420/",
+                // PR 420's bucket, even with PR 42's prefix in it.
+                "gs://docs-sbx-pr-420/sbx-pr-42/",
+                "gs://docs/sbx-pr-42/sbx-pr-4/",
+            ] {
+                assert_eq!(
+                    rule(p.check_destination(&url(foreign), &pr(42), Some(&src))),
+                    "foreign-destination",
+                    "{foreign}"
+                );
+            }
+            for own in [
+                "gs://docs-sbx-pr-42/",
+                "gs://docs/sbx-pr-42/",
+                "gs://sbx-pr-42.docs/",
+                "file:///data/sbx-pr-42/",
+            ] {
+                assert_eq!(
+                    rule(p.check_destination(&url(own), &pr(42), Some(&src))),
+                    "allowed",
+                    "{own}"
+                );
+            }
+            // And the other way round: PR 4 and PR 420 do not own PR 42's.
+            for other in [4, 420] {
+                assert_eq!(
+                    rule(p.check_destination(&url("gs://docs/sbx-pr-42/"), &pr(other), None)),
+                    "foreign-destination"
+                );
+            }
+        }
+
+        #[test]
+        fn branches_of_pr_420_and_pr_4_are_refused_for_pr_42() {
+            let p = Policy::default();
+            let b = |s: &str| BranchName::parse(s).unwrap();
+            for foreign in [
+                "sbx-pr-420",
+                "sbx-pr-4",
+                "sbx-pr-420/x",
+                "sbx-pr-4/x",
+                "sbx-pr-42x",
+            ] {
+                assert_eq!(
+                    rule(p.check_branch(&b(foreign), &pr(42))),
+                    "foreign-branch",
+                    "{foreign}"
+                );
+            }
+            assert_eq!(rule(p.check_branch(&b("sbx-pr-42"), &pr(42))), "allowed");
+            assert_eq!(rule(p.check_branch(&b("sbx-pr-42/x"), &pr(42))), "allowed");
+        }
+
+        #[test]
+        fn namespaces_of_pr_420_and_pr_4_are_refused_for_pr_42() {
+            let p = Policy::default();
+            for other in [420, 4] {
+                let ns = Namespace::for_environment(&pr(other));
+                assert_eq!(
+                    rule(p.check_namespace(&ns, &pr(42))),
+                    "foreign-namespace",
+                    "{ns}"
+                );
+            }
+            let own = Namespace::for_environment(&pr(42));
+            assert_eq!(rule(p.check_namespace(&own, &pr(42))), "allowed");
+        }
+
+        #[test]
+        fn applications_of_pr_420_and_pr_4_are_refused_for_pr_42() {
+            let p = Policy::default();
+            for foreign in [
+                "sbx-pr-420",
+                "sbx-pr-4",
+                "sbx-pr-420-web",
+                "sbx-pr-4-web",
+                "x-sbx-pr-42",
+            ] {
+                assert_eq!(
+                    rule(p.check_app_name(foreign, &pr(42))),
+                    "foreign-app",
+                    "{foreign}"
+                );
+            }
+            assert_eq!(rule(p.check_app_name("sbx-pr-42", &pr(42))), "allowed");
+            assert_eq!(rule(p.check_app_name("sbx-pr-42-web", &pr(42))), "allowed");
+        }
+
+        #[test]
+        fn databases_of_pr_420_and_pr_4_are_refused_for_pr_42() {
+            let p = Policy::default();
+            let db = |s: &str| DatabaseName::parse(s).unwrap();
+            for foreign in ["sbx_pr_420", "sbx_pr_4", "sbx_pr_42x"] {
+                assert_eq!(
+                    rule(p.check_database(&db(foreign), &pr(42), None)),
+                    "foreign-database",
+                    "{foreign}"
+                );
+            }
+            assert_eq!(
+                rule(p.check_database(&db("sbx_pr_42"), &pr(42), None)),
+                "allowed"
+            );
+        }
+
+        #[test]
+        fn vault_paths_of_pr_420_and_pr_4_are_refused_for_pr_42() {
+            let p = Policy::default();
+            for foreign in [
+                "secret/sandboxes/sbx-pr-420",
+                "secret/sandboxes/sbx-pr-4",
+                "secret/sandboxes/sbx-pr-420/db",
+                "secret/sandboxes/x-sbx-pr-42",
+            ] {
+                assert_eq!(
+                    rule(p.check_vault_path(foreign, &pr(42))),
+                    "foreign-secret-path",
+                    "{foreign}"
+                );
+            }
+            assert_eq!(
+                rule(p.check_vault_path("secret/sandboxes/sbx-pr-42", &pr(42))),
+                "allowed"
+            );
+        }
+
+        #[test]
+        fn the_environment_check_accepts_every_pr_of_the_prefix() {
+            let p = Policy::default();
+            for n in [4, 42, 420] {
+                assert_eq!(rule(p.check_environment(&pr(n))), "allowed");
+            }
+        }
     }
 }

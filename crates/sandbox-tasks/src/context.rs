@@ -36,4 +36,6 @@ pub struct Context {
     pub progress: Progress,
     /// Masks secrets in anything the task reports.
     pub redactor: Redactor,
+    /// `--dry-run`: say what would be done, change nothing.
+    pub dry_run: bool,
 }

@@ -2,22 +2,15 @@
 //! repository at the tip of the base branch. Idempotent: an existing branch
 //! is reused (or, with `--if-exists fail`, a precondition error).
 
-use crate::gitops::{self, ACTION, EnvArgs, GitArgs};
+use crate::args::{
+    self, AuthorArgs, BaseBranchArgs, BranchArgs, EnvArgs, IfExistsArg, RepoArgs, VaultArgs,
+};
+use crate::gitops::{self, ACTION};
 use crate::{Context, OutputSpec, Task};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use sandbox_core::params::{BranchName, Problems};
 use sandbox_core::{Outputs, TaskError};
-use sandbox_git::IfExists;
-
-/// What to do when the branch exists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
-pub enum IfExistsArg {
-    /// Use the existing branch as it is.
-    #[default]
-    Reuse,
-    /// Fail with exit 3.
-    Fail,
-}
+use sandbox_git::{Author, IfExists};
 
 /// Create the environment's branch from the tip of the base branch.
 #[derive(Debug, Clone, Default, Args)]
@@ -27,27 +20,63 @@ pub enum IfExistsArg {
 pub struct Params {
     #[command(flatten)]
     #[allow(missing_docs)]
-    pub git: GitArgs,
+    pub env: EnvArgs,
     #[command(flatten)]
     #[allow(missing_docs)]
-    pub env: EnvArgs,
-    /// Branch the environment starts from.
-    #[arg(
-        long,
-        env = "SANDBOX_BASE_BRANCH",
-        value_name = "BRANCH",
-        default_value = "main"
-    )]
-    pub base_branch: String,
-    /// The environment's branch [default: <environment>].
-    #[arg(long, env = "SANDBOX_BRANCH", value_name = "BRANCH")]
-    pub branch: Option<String>,
-    /// What to do when the branch already exists.
-    #[arg(long, env = "SANDBOX_IF_EXISTS", value_enum, default_value_t = IfExistsArg::Reuse)]
-    pub if_exists: IfExistsArg,
-    /// Print the plan and touch nothing.
-    #[arg(long, env = "SANDBOX_DRY_RUN")]
-    pub dry_run: bool,
+    pub repo: RepoArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub author: AuthorArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub branch: BranchArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub base: BaseBranchArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub vault: VaultArgs,
+}
+
+/// A validated run.
+struct Plan {
+    repo: args::RepoPlan,
+    author: Author,
+    vault: args::VaultPlan,
+    branch: BranchName,
+    base: BranchName,
+    if_exists: IfExistsArg,
+}
+
+fn validate(p: &Params) -> Result<Plan, TaskError> {
+    let mut problems = Problems::new();
+    let env = p.env.validate(p.branch.branch.as_deref(), &mut problems);
+    let name = env.as_ref().map(|e| &e.environment);
+    let scope = p.vault.scope(&mut problems);
+    let repo = p.repo.validate(true, name, &scope, &mut problems);
+    let author = p.author.validate(&mut problems);
+    let branch = p.branch.validate(&mut problems);
+    let base = p.base.validate(&mut problems);
+    let vault = p.vault.plan(
+        scope,
+        name,
+        repo.iter().flat_map(args::RepoPlan::references),
+        &mut problems,
+    );
+    let (Some(env), Some(repo), Some(author), Some(base), true) =
+        (env, repo, author, base, problems.is_empty())
+    else {
+        return Err(args::invalid(problems));
+    };
+    let branch = BranchArgs::resolve(branch, &env)?;
+    Ok(Plan {
+        repo,
+        author,
+        vault,
+        branch,
+        base,
+        if_exists: p.base.if_exists,
+    })
 }
 
 /// The task.
@@ -55,6 +84,7 @@ pub struct CreateBranch;
 
 impl Task for CreateBranch {
     const NAME: &'static str = "create-branch";
+    const NEEDS: &'static [crate::Need] = crate::needs::GIT;
     const OUTPUTS: &'static [OutputSpec] = &[
         OutputSpec {
             name: "branch",
@@ -71,44 +101,34 @@ impl Task for CreateBranch {
     ];
     type Params = Params;
 
+    fn validate(params: &Params) -> Result<(), TaskError> {
+        validate(params).map(drop)
+    }
+
     #[tracing::instrument(name = "create-branch", skip_all)]
     async fn run(params: Params, ctx: Context) -> Result<Outputs, TaskError> {
-        let mut problems = Problems::new();
-        let git = params.git.validate(&mut problems);
-        let base = problems.parse("base_branch", &params.base_branch, BranchName::parse);
-        let branch = problems.parse_opt("branch", params.branch.as_deref(), BranchName::parse);
-        let env = params.env.validate(params.branch.as_deref(), &mut problems);
-        let (Some(git), Some(base), Some(env)) = (git, base, env) else {
-            return Err(TaskError::invalid(problems.into_vec()));
-        };
-        if !problems.is_empty() {
-            return Err(TaskError::invalid(problems.into_vec()));
-        }
-        let branch = match branch {
-            Some(b) => b,
-            None => BranchName::parse(env.environment.as_str()).map_err(|e| {
-                TaskError::internal(format!("environment is not a branch name: {e}"))
-            })?,
-        };
-        env.check(Some(&branch))?;
-
+        let plan = validate(&params)?;
+        let Plan {
+            branch, base, repo, ..
+        } = &plan;
         let mut out = Outputs::new();
-        out.set("branch", &branch);
-        if params.dry_run {
+        out.set("branch", branch);
+        if ctx.dry_run {
             tracing::info!(
-                repo = %git.redacted_url(), %branch, %base,
+                repo = %repo.redacted_url(), %branch, %base,
                 "dry run: would create {branch} from the tip of {base} (if it exists: {:?})",
-                params.if_exists
+                plan.if_exists
             );
             out.set(ACTION, "planned");
             return Ok(out);
         }
-        let ws = git.open(&ctx).await?;
-        let if_exists = match params.if_exists {
+        let creds = plan.vault.credentials(&ctx);
+        let ws = repo.open(&creds, plan.author.clone()).await?;
+        let if_exists = match plan.if_exists {
             IfExistsArg::Reuse => IfExists::Reuse,
             IfExistsArg::Fail => IfExists::Fail,
         };
-        let branch_name = branch.clone();
+        let (branch_name, base) = (branch.clone(), base.clone());
         let created = gitops::blocking(move || {
             ws.create_branch(&branch_name, &base, if_exists)
                 .map_err(TaskError::from)

@@ -4,27 +4,27 @@
 //! contract of DESIGN §3; the [`registry`] runs a task by name for the
 //! plugin.
 
+pub mod args;
 pub mod catalog;
 pub mod check_params;
-pub mod check_remote_git;
 pub mod cleanup_branch;
 pub mod cleanup_secrets;
 pub mod context;
 pub mod create_branch;
-pub mod credentials;
 pub mod gitops;
 pub mod needs;
 pub mod params_file;
 pub mod patch_kustomize;
 pub mod pr_feedback;
+pub mod readme;
 pub mod reap;
 pub mod register_app;
 pub mod registry;
+pub mod remote;
 pub mod restore_db;
 pub mod runner;
 pub mod seed_bucket;
 pub mod unregister_app;
-pub mod vault_args;
 
 pub use context::{Context, Progress};
 pub use needs::Need;
@@ -54,7 +54,11 @@ pub trait Task {
     const NEEDS: &'static [Need] = &[];
     /// What the task takes, as flags, environment variables or a params object.
     type Params: clap::Args + clap::FromArgMatches + Send + 'static;
-    /// Validate the parameters, then do the work. Must be idempotent.
+    /// Validate the parameters as `run` does before any side effect:
+    /// every problem (exit 2), then the guard rails (exit 5). No I/O.
+    fn validate(params: &Self::Params) -> Result<(), TaskError>;
+    /// Validate the parameters, then do the work (or, with
+    /// `ctx.dry_run`, only say what it would do). Must be idempotent.
     fn run(
         params: Self::Params,
         ctx: Context,

@@ -14,3 +14,65 @@ pub enum Need {
     /// The pod's service-account token (a Vault kubernetes or jwt login).
     ServiceAccountToken,
 }
+
+impl Need {
+    /// The need as the word the generated templates carry in their
+    /// `argo-sandbox/needs` annotation: `tool:<name>`, `writable-tmp`,
+    /// `service-account-token`.
+    pub fn label(self) -> String {
+        match self {
+            Need::Tool(name) => format!("tool:{name}"),
+            Need::WritableTmp => "writable-tmp".to_string(),
+            Need::ServiceAccountToken => "service-account-token".to_string(),
+        }
+    }
+}
+
+/// What the plugin's agent pod gives every task it runs, and how (see
+/// `docs/cluster.md`, "The plugin sidecar"):
+///
+/// - the token: `plugin/plugin.yaml` sets `automountServiceAccountToken`,
+///   so the controller mounts the Secret of the `sandbox-executor-plugin`
+///   ServiceAccount at `/var/run/secrets/kubernetes.io/serviceaccount`
+///   (argo-workflows `workflow/controller/agent.go`
+///   `getExecutorPluginComponents`);
+/// - a writable `/tmp`: plugins cannot declare volumes
+///   (`pkg/plugins/spec/plugin_types.go` `Sidecar`), so the sidecar's root
+///   file system is writable and the image's `/tmp` is world-writable;
+/// - `kubectl`: `images/plugin.Dockerfile` copies it into the image.
+///
+/// `psql` and `pg_restore` are not there: restore-db runs in its own pod.
+pub const PLUGIN_PROVIDES: &[Need] = &[
+    Need::ServiceAccountToken,
+    Need::WritableTmp,
+    Need::Tool("kubectl"),
+];
+
+/// True when the plugin's agent pod provides every need.
+pub fn plugin_provides(needs: &[Need]) -> bool {
+    needs.iter().all(|n| PLUGIN_PROVIDES.contains(n))
+}
+
+/// A task that clones a repository into `TMPDIR` and may read its token
+/// through a `vault://` reference (Vault's kubernetes login).
+pub const GIT: &[Need] = &[Need::WritableTmp, Need::ServiceAccountToken];
+
+/// A task that may read a credential through a `vault://` reference.
+pub const VAULT: &[Need] = &[Need::ServiceAccountToken];
+
+/// patch-kustomize: a GitOps task that renders with `kubectl kustomize`
+/// under `--verify-render`.
+pub const PATCH_KUSTOMIZE: &[Need] = &[
+    Need::WritableTmp,
+    Need::ServiceAccountToken,
+    Need::Tool("kubectl"),
+];
+
+/// restore-db: streams into `psql` or `pg_restore`, downloads a parallel
+/// restore's dump to a temporary file, reads a `vault://` database URL.
+pub const RESTORE_DB: &[Need] = &[
+    Need::Tool("psql"),
+    Need::Tool("pg_restore"),
+    Need::WritableTmp,
+    Need::ServiceAccountToken,
+];

@@ -7,12 +7,16 @@
 //! calls the same binary to bump one image (`--set-image shop:1.4.2`), so it
 //! does one fetch, one commit and one push, and logs one line.
 
-use crate::gitops::{self, EnvArgs, GitArgs};
+use crate::args::{
+    self, AuthorArgs, BranchArgs, EnvArgs, ImagesFromArgs, OverlayArgs, Refusals, RepoArgs,
+    RepoPlan, VaultArgs, VaultPlan,
+};
+use crate::gitops;
 use crate::{Context, OutputSpec, Task};
 use clap::Args;
 use sandbox_core::params::{BranchName, Invalid, Namespace, Problems, RepoPath};
 use sandbox_core::{Classify, Outputs, TaskError};
-use sandbox_git::{EditError, GitError, TreeEdit};
+use sandbox_git::{Author, EditError, GitError, TreeEdit};
 use sandbox_kustomize::{
     Edit, ImageEdit, KUSTOMIZATION_FILE_NAMES, Kustomization, KustomizeError, LabelEdit,
     LiteralEdit, ReplacementSourceEdit, TemplateContext,
@@ -28,19 +32,25 @@ use std::path::{Path, PathBuf};
 pub struct Params {
     #[command(flatten)]
     #[allow(missing_docs)]
-    pub git: GitArgs,
+    pub env: EnvArgs,
     #[command(flatten)]
     #[allow(missing_docs)]
-    pub env: EnvArgs,
-    /// The environment's branch [default: <environment>].
-    #[arg(long, env = "SANDBOX_BRANCH", value_name = "BRANCH")]
-    pub branch: Option<String>,
-    /// The overlay to edit, relative to the repository root.
-    #[arg(long, env = "SANDBOX_OVERLAY_PATH", value_name = "PATH")]
-    pub overlay_path: Option<String>,
-    /// Overlay whose images (new name, tag, digest) are copied into this one.
-    #[arg(long, env = "SANDBOX_IMAGES_FROM", value_name = "PATH")]
-    pub images_from: Option<String>,
+    pub repo: RepoArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub author: AuthorArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub branch: BranchArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub overlay: OverlayArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub images_from: ImagesFromArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub vault: VaultArgs,
     /// Set an image: NAME:TAG, NAME@DIGEST or NAME=NEW_NAME[:TAG][@DIGEST]; repeatable.
     #[arg(
         long = "set-image",
@@ -70,9 +80,6 @@ pub struct Params {
         value_delimiter = '\n'
     )]
     pub set_replacement_source: Vec<String>,
-    /// Set `namespace` [default with no edit flag: apps-<environment>].
-    #[arg(long, env = "SANDBOX_NAMESPACE", value_name = "NAME")]
-    pub namespace: Option<String>,
     /// Set `nameSuffix`.
     #[arg(long, env = "SANDBOX_NAME_SUFFIX", value_name = "SUFFIX")]
     pub name_suffix: Option<String>,
@@ -87,8 +94,8 @@ pub struct Params {
     pub label: Vec<String>,
     /// Render the kustomization from this tera template (a path in the
     /// repository) before the other edits.
-    #[arg(long, env = "SANDBOX_TEMPLATE", value_name = "PATH")]
-    pub template: Option<String>,
+    #[arg(long, env = "SANDBOX_OVERLAY_TEMPLATE", value_name = "PATH")]
+    pub overlay_template: Option<String>,
     /// Run `kubectl kustomize` on the result before pushing; an overlay
     /// that does not render is refused (exit 3).
     #[arg(long, env = "SANDBOX_VERIFY_RENDER")]
@@ -101,9 +108,6 @@ pub struct Params {
         default_value = "kubectl"
     )]
     pub kubectl: PathBuf,
-    /// Print the diff (in the `diff` output) and push nothing.
-    #[arg(long, env = "SANDBOX_DRY_RUN")]
-    pub dry_run: bool,
 }
 
 /// The task.
@@ -123,8 +127,113 @@ struct Plan {
     kubectl: PathBuf,
 }
 
+/// Validate every parameter (exit 2), then the guard rails (exit 5).
+fn validate(params: &Params) -> Result<(Plan, RepoPlan, Author, VaultPlan), TaskError> {
+    let mut problems = Problems::new();
+    let env = params
+        .env
+        .validate(params.branch.branch.as_deref(), &mut problems);
+    let name = env.as_ref().map(|e| &e.environment);
+    let scope = params.vault.scope(&mut problems);
+    let repo = params.repo.validate(true, name, &scope, &mut problems);
+    let author = params.author.validate(&mut problems);
+    let branch = params.branch.validate(&mut problems);
+    let overlay = params.overlay.validate(true, &mut problems);
+    let images_from = params.images_from.validate(&mut problems);
+    let template = problems.parse_opt(
+        "overlay_template",
+        params.overlay_template.as_deref(),
+        RepoPath::parse,
+    );
+    let name_suffix = problems.parse_opt(
+        "name_suffix",
+        params.name_suffix.as_deref(),
+        parse_name_suffix,
+    );
+    let labels: Vec<LabelEdit> = params
+        .label
+        .iter()
+        .filter_map(|l| problems.parse("label", l, LabelEdit::parse))
+        .collect();
+    let images: Vec<ImageEdit> = params
+        .set_image
+        .iter()
+        .filter_map(|i| problems.parse("set_image", i, ImageEdit::parse))
+        .collect();
+    // A literal may be a secret's value: never echoed in a problem.
+    let literals: Vec<LiteralEdit> = params
+        .set_literal
+        .iter()
+        .filter_map(|l| problems.parse_secret("set_literal", l, LiteralEdit::parse))
+        .collect();
+    let replacements: Vec<ReplacementSourceEdit> = params
+        .set_replacement_source
+        .iter()
+        .filter_map(|r| problems.parse("set_replacement_source", r, ReplacementSourceEdit::parse))
+        .collect();
+    let vault = params.vault.plan(
+        scope,
+        name,
+        repo.iter().flat_map(RepoPlan::references),
+        &mut problems,
+    );
+    let (Some(env), Some(repo), Some(author), Some(overlay_path), true) = (
+        env,
+        repo,
+        author,
+        overlay.overlay_path.clone(),
+        problems.is_empty(),
+    ) else {
+        return Err(args::invalid(problems));
+    };
+    let branch = BranchArgs::resolve(branch, &env)?;
+    let mut refusals = Refusals::new();
+    overlay.refusals(&env, &mut refusals);
+    refusals.finish()?;
+    let own_namespace = Namespace::for_environment(&env.environment);
+    let namespace = overlay.namespace;
+    let overlay = overlay_path;
+
+    // With no edit flag, what every sandbox needs: its namespace (the
+    // images of --images-from are applied whenever it is given).
+    let no_edit_flag = namespace.is_none()
+        && name_suffix.is_none()
+        && labels.is_empty()
+        && images.is_empty()
+        && literals.is_empty()
+        && replacements.is_empty()
+        && template.is_none();
+    let mut edits = Vec::new();
+    if let Some(ns) = namespace
+        .clone()
+        .or(no_edit_flag.then(|| own_namespace.clone()))
+    {
+        edits.push(Edit::Namespace(ns.to_string()));
+    }
+    if let Some(s) = &name_suffix {
+        edits.push(Edit::NameSuffix(s.clone()));
+    }
+    edits.extend(labels.into_iter().map(Edit::Label));
+    edits.extend(images.into_iter().map(Edit::Image));
+    edits.extend(literals.into_iter().map(Edit::Literal));
+    edits.extend(replacements.into_iter().map(Edit::ReplacementSource));
+    let plan = Plan {
+        environment: env.environment.to_string(),
+        namespace: namespace.unwrap_or(own_namespace),
+        branch,
+        overlay,
+        images_from,
+        template,
+        edits,
+        verify_render: params.verify_render,
+        kubectl: params.kubectl.clone(),
+    };
+    Ok((plan, repo, author, vault))
+}
+
 impl Task for PatchKustomize {
     const NAME: &'static str = "patch-kustomize";
+    const NEEDS: &'static [crate::Need] = crate::needs::PATCH_KUSTOMIZE;
     const OUTPUTS: &'static [OutputSpec] = &[
         OutputSpec {
             name: "commit",
@@ -145,118 +254,17 @@ impl Task for PatchKustomize {
     ];
     type Params = Params;
 
+    fn validate(params: &Params) -> Result<(), TaskError> {
+        validate(params).map(drop)
+    }
+
     #[tracing::instrument(name = "patch-kustomize", skip_all)]
     async fn run(params: Params, ctx: Context) -> Result<Outputs, TaskError> {
-        let mut problems = Problems::new();
-        let git = params.git.validate(&mut problems);
-        let env = params.env.validate(params.branch.as_deref(), &mut problems);
-        let branch = problems.parse_opt("branch", params.branch.as_deref(), BranchName::parse);
-        let overlay = match &params.overlay_path {
-            Some(p) => problems.parse("overlay_path", p, RepoPath::parse),
-            None => {
-                problems.missing(
-                    "overlay_path",
-                    "pass --overlay-path PATH, e.g. overlays/sandbox",
-                );
-                None
-            }
-        };
-        let images_from = problems.parse_opt(
-            "images_from",
-            params.images_from.as_deref(),
-            RepoPath::parse,
-        );
-        let template = problems.parse_opt("template", params.template.as_deref(), RepoPath::parse);
-        let namespace =
-            problems.parse_opt("namespace", params.namespace.as_deref(), Namespace::parse);
-        let name_suffix = problems.parse_opt(
-            "name_suffix",
-            params.name_suffix.as_deref(),
-            parse_name_suffix,
-        );
-        let labels: Vec<LabelEdit> = params
-            .label
-            .iter()
-            .filter_map(|l| problems.parse("label", l, LabelEdit::parse))
-            .collect();
-        let images: Vec<ImageEdit> = params
-            .set_image
-            .iter()
-            .filter_map(|i| problems.parse("set_image", i, ImageEdit::parse))
-            .collect();
-        // A literal may be a secret's value: never echoed in a problem.
-        let literals: Vec<LiteralEdit> = params
-            .set_literal
-            .iter()
-            .filter_map(|l| problems.parse_secret("set_literal", l, LiteralEdit::parse))
-            .collect();
-        let replacements: Vec<ReplacementSourceEdit> = params
-            .set_replacement_source
-            .iter()
-            .filter_map(|r| {
-                problems.parse("set_replacement_source", r, ReplacementSourceEdit::parse)
-            })
-            .collect();
-        let (Some(git), Some(env), Some(overlay)) = (git, env, overlay) else {
-            return Err(TaskError::invalid(problems.into_vec()));
-        };
-        if !problems.is_empty() {
-            return Err(TaskError::invalid(problems.into_vec()));
-        }
-        let branch = match branch {
-            Some(b) => b,
-            None => BranchName::parse(env.environment.as_str()).map_err(|e| {
-                TaskError::internal(format!("environment is not a branch name: {e}"))
-            })?,
-        };
-        env.check(Some(&branch))?;
-        let own_namespace = Namespace::for_environment(&env.environment);
-        if let Some(ns) = &namespace
-            && let Err(r) = env.policy.check_namespace(ns, &env.environment)
-        {
-            return Err(TaskError::refused(vec![
-                r.into_problem("namespace", ns.as_str()),
-            ]));
-        }
-
-        // With no edit flag, what every sandbox needs: its namespace (the
-        // images of --images-from are applied whenever it is given).
-        let no_edit_flag = namespace.is_none()
-            && name_suffix.is_none()
-            && labels.is_empty()
-            && images.is_empty()
-            && literals.is_empty()
-            && replacements.is_empty()
-            && template.is_none();
-        let mut edits = Vec::new();
-        if let Some(ns) = namespace
-            .clone()
-            .or(no_edit_flag.then(|| own_namespace.clone()))
-        {
-            edits.push(Edit::Namespace(ns.to_string()));
-        }
-        if let Some(s) = &name_suffix {
-            edits.push(Edit::NameSuffix(s.clone()));
-        }
-        edits.extend(labels.into_iter().map(Edit::Label));
-        edits.extend(images.into_iter().map(Edit::Image));
-        edits.extend(literals.into_iter().map(Edit::Literal));
-        edits.extend(replacements.into_iter().map(Edit::ReplacementSource));
-        let plan = Plan {
-            environment: env.environment.to_string(),
-            namespace: namespace.unwrap_or(own_namespace),
-            branch,
-            overlay,
-            images_from,
-            template,
-            edits,
-            verify_render: params.verify_render,
-            kubectl: params.kubectl.clone(),
-        };
-
-        let ws = git.open(&ctx).await?;
+        let (plan, repo, author, vault) = validate(&params)?;
+        let creds = vault.credentials(&ctx);
+        let ws = repo.open(&creds, author).await?;
         let redactor = ctx.redactor.clone();
-        let dry_run = params.dry_run;
+        let dry_run = ctx.dry_run;
         let (outcome, patched) = gitops::blocking(move || {
             if dry_run {
                 let tip = ws.fetch(&plan.branch)?.unwrap_or_default();

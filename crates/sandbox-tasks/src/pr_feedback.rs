@@ -4,13 +4,12 @@
 //! twice) with the environment's URL, the state, the workflow's link and how
 //! to delete the sandbox. Rate limits are waited out by `sandbox-forge`.
 
-use crate::gitops::EnvArgs;
-use crate::{Context, OutputSpec, Task, credentials};
+use crate::args::{self, EnvArgs, GithubArgs, VaultArgs};
+use crate::{Context, OutputSpec, Task};
 use clap::{Args, ValueEnum};
-use sandbox_core::credential::CredentialRef;
-use sandbox_core::params::{GithubRepo, Invalid, Problems};
+use sandbox_core::params::{Invalid, Problems};
 use sandbox_core::{Outputs, TaskError};
-use sandbox_forge::{GITHUB_API, GitHub, Limits, Status, StatusState};
+use sandbox_forge::{Status, StatusState};
 use serde::Serialize;
 
 /// The built-in comment template (tera).
@@ -73,9 +72,12 @@ pub struct Params {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub env: EnvArgs,
-    /// owner/name of the application repository.
-    #[arg(long, env = "SANDBOX_GITHUB_REPO", value_name = "OWNER/NAME")]
-    pub github_repo: Option<String>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub github: GithubArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub vault: VaultArgs,
     /// The state to report.
     #[arg(long, env = "SANDBOX_STATE", value_enum)]
     pub state: Option<State>,
@@ -99,18 +101,87 @@ pub struct Params {
         default_value = "create-sandbox"
     )]
     pub create_label: String,
-    /// GitHub API base URL (GitHub Enterprise Server: https://<host>/api/v3).
-    #[arg(long, env = "SANDBOX_GITHUB_API_URL", value_name = "URL", default_value = GITHUB_API)]
-    pub github_api_url: String,
-    /// GitHub token: file:, env: or vault:// reference.
-    #[arg(long, env = "SANDBOX_GITHUB_TOKEN", value_name = "REF")]
-    pub github_token: Option<String>,
-    /// How to reach Vault for a vault:// token.
-    #[command(flatten)]
-    pub vault: crate::vault_args::VaultArgs,
-    /// Print the status and the comment and post nothing.
-    #[arg(long, env = "SANDBOX_DRY_RUN")]
-    pub dry_run: bool,
+}
+
+/// A validated run.
+struct Plan {
+    env: args::EnvPlan,
+    pr: sandbox_core::params::PrNumber,
+    github: args::GithubPlan,
+    repo: sandbox_core::params::GithubRepo,
+    vault: args::VaultPlan,
+    state: State,
+    target_url: Option<String>,
+    workflow_url: Option<String>,
+    environment_url: Option<String>,
+    label: String,
+}
+
+fn validate(params: &Params, dry_run: bool) -> Result<Plan, TaskError> {
+    let mut problems = Problems::new();
+    let env = params.env.validate(None, &mut problems);
+    if params.env.pr_number.is_none() {
+        problems.missing("pr_number", "pass --pr-number N");
+    }
+    let name = env.as_ref().map(|e| &e.environment);
+    let scope = params.vault.scope(&mut problems);
+    let github = params.github.validate(true, name, &scope, &mut problems);
+    if params.state.is_none() {
+        problems.missing("state", "pass --state pending|success|failure|error");
+    }
+    let target_url = problems.parse_opt("target_url", params.target_url.as_deref(), parse_link);
+    let workflow_url =
+        problems.parse_opt("workflow_url", params.workflow_url.as_deref(), parse_link);
+    let environment_url = problems.parse_opt(
+        "environment_url",
+        params.environment_url.as_deref(),
+        parse_link,
+    );
+    let label = params.create_label.trim();
+    if label.is_empty() || label.contains(['`', '\n', '\r']) || label.len() > 50 {
+        problems.push(sandbox_core::Problem {
+            field: "create_label".into(),
+            rule: "github-label".into(),
+            message: "create_label must be a GitHub label name (1-50 characters, no backquotes or newlines)".into(),
+            value: Some(params.create_label.clone()),
+            fix: "keep the default create-sandbox".into(),
+        });
+    }
+    if params.github.github_token.is_none() && !dry_run {
+        problems.missing(
+            "github_token",
+            "pass --github-token file:<path>, env:<VAR> or vault://<mount>/<path>#<key>",
+        );
+    }
+    let vault = params.vault.plan(
+        scope,
+        name,
+        github.iter().flat_map(args::GithubPlan::references),
+        &mut problems,
+    );
+    let (Some(env), Some(github), Some(state), true) =
+        (env, github, params.state, problems.is_empty())
+    else {
+        return Err(args::invalid(problems));
+    };
+    let (Some(pr), Some(repo)) = (env.pr_number, github.repo.clone()) else {
+        return Err(TaskError::internal(
+            "pr_number and github_repo validated but absent",
+        ));
+    };
+    env.check(None)?;
+    Ok(Plan {
+        env,
+        pr,
+        github,
+        repo,
+        vault,
+        state,
+        target_url,
+        workflow_url,
+        environment_url,
+        label: label.to_string(),
+    })
 }
 
 /// The task.
@@ -179,6 +250,7 @@ fn render_comment(ctx: &CommentContext<'_>) -> Result<String, TaskError> {
 
 impl Task for PrFeedback {
     const NAME: &'static str = "pr-feedback";
+    const NEEDS: &'static [crate::Need] = crate::needs::VAULT;
     const OUTPUTS: &'static [OutputSpec] = &[
         OutputSpec {
             name: "comment_id",
@@ -195,68 +267,25 @@ impl Task for PrFeedback {
     ];
     type Params = Params;
 
+    fn validate(params: &Params) -> Result<(), TaskError> {
+        validate(params, false).map(drop)
+    }
+
     #[tracing::instrument(name = "pr-feedback", skip_all)]
     async fn run(params: Params, ctx: Context) -> Result<Outputs, TaskError> {
-        let mut problems = Problems::new();
-        let env = params.env.validate(None, &mut problems);
-        if params.env.pr_number.is_none() {
-            problems.missing("pr_number", "pass --pr-number N");
-        }
-        let repo = problems.parse_opt(
-            "github_repo",
-            params.github_repo.as_deref(),
-            GithubRepo::parse,
-        );
-        if params.github_repo.is_none() {
-            problems.missing("github_repo", "pass --github-repo owner/name");
-        }
-        if params.state.is_none() {
-            problems.missing("state", "pass --state pending|success|failure|error");
-        }
-        let target_url = problems.parse_opt("target_url", params.target_url.as_deref(), parse_link);
-        let workflow_url =
-            problems.parse_opt("workflow_url", params.workflow_url.as_deref(), parse_link);
-        let environment_url = problems.parse_opt(
-            "environment_url",
-            params.environment_url.as_deref(),
-            parse_link,
-        );
-        let label = params.create_label.trim();
-        if label.is_empty() || label.contains(['`', '\n', '\r']) || label.len() > 50 {
-            problems.push(sandbox_core::Problem {
-                field: "create_label".into(),
-                rule: "github-label".into(),
-                message: "create_label must be a GitHub label name (1-50 characters, no backquotes or newlines)".into(),
-                value: Some(params.create_label.clone()),
-                fix: "keep the default create-sandbox".into(),
-            });
-        }
-        let token = params
-            .github_token
-            .as_deref()
-            .and_then(|t| problems.parse_secret("github_token", t, CredentialRef::parse));
-        if params.github_token.is_none() && !params.dry_run {
-            problems.missing(
-                "github_token",
-                "pass --github-token file:<path>, env:<VAR> or vault://<mount>/<path>#<key>",
-            );
-        }
-        problems.parse("github_api_url", &params.github_api_url, |url| {
-            GitHub::new(url, None, Limits::default())
-                .map(drop)
-                .map_err(|e| Invalid::one("url", e.to_string(), "give e.g. https://api.github.com"))
-        });
-        let (Some(env), Some(repo), Some(state)) = (env, repo, params.state) else {
-            return Err(TaskError::invalid(problems.into_vec()));
-        };
-        if !problems.is_empty() {
-            return Err(TaskError::invalid(problems.into_vec()));
-        }
-        let Some(pr) = env.pr_number else {
-            return Err(TaskError::internal("pr_number validated but absent"));
-        };
-        env.check(None)?;
-
+        let Plan {
+            env,
+            pr,
+            github,
+            repo,
+            vault,
+            state,
+            target_url,
+            workflow_url,
+            environment_url,
+            label,
+        } = validate(&params, ctx.dry_run)?;
+        let label = label.as_str();
         let environment = env.environment.as_str();
         let context = format!("sandbox/{environment}");
         let (icon, headline) = headline(params.operation, state);
@@ -283,7 +312,7 @@ impl Task for PrFeedback {
 
         let mut out = Outputs::new();
         out.set("status_state", state.as_str());
-        if params.dry_run {
+        if ctx.dry_run {
             let body = comment_for("<head commit>")?;
             tracing::info!(
                 repo = %repo, pr = pr.get(), %context, state = state.as_str(), %description,
@@ -295,21 +324,7 @@ impl Task for PrFeedback {
             return Ok(out);
         }
 
-        let token = match &token {
-            Some(r) => {
-                let vault = credentials::VaultAccess {
-                    args: &params.vault,
-                    environment: Some(&env.environment),
-                };
-                Some(credentials::resolve("github_token", r, &ctx, Some(vault)).await?)
-            }
-            None => None,
-        };
-        let github = GitHub::new(
-            &params.github_api_url,
-            token.as_ref().map(|t| t.expose()),
-            Limits::default(),
-        )?;
+        let github = github.client(&vault.credentials(&ctx)).await?;
         let pull = github.pull(&repo, u64::from(pr.get())).await?;
         let sha = pull.head.sha.as_str();
         github

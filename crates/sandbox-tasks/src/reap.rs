@@ -16,16 +16,16 @@
 //! or a delete that stopped after unregister-app) is dated by its tip
 //! commit: patch-kustomize commits on it right after create-branch.
 
-use crate::gitops::{self, GitArgs};
-use crate::{Context, OutputSpec, Task, credentials};
-use clap::Args;
-use sandbox_core::credential::CredentialRef;
-use sandbox_core::params::{
-    BranchName, EnvPrefix, GithubRepo, Invalid, PrNumber, Problems, RepoPath, parse_duration,
+use crate::args::{
+    self, AppsDirArgs, GithubArgs, GithubPlan, PrefixArgs, RepoArgs, RepoPlan, VaultArgs,
 };
+use crate::gitops;
+use crate::{Context, OutputSpec, Task};
+use clap::Args;
+use sandbox_core::params::{BranchName, Invalid, PrNumber, Problems, parse_duration};
 use sandbox_core::policy::Policy;
 use sandbox_core::{Outputs, TaskError};
-use sandbox_forge::{GITHUB_API, GitHub, Limits};
+use sandbox_git::Author;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -38,35 +38,19 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub struct Params {
     #[command(flatten)]
     #[allow(missing_docs)]
-    pub git: GitArgs,
-    /// Prefix of sandbox names; only <env_prefix>pr-<N> is ever selected.
-    #[arg(long, env = "SANDBOX_ENV_PREFIX", value_name = "PREFIX", default_value = EnvPrefix::DEFAULT)]
-    pub env_prefix: String,
-    /// App-of-apps directory holding the sandboxes' Applications.
-    #[arg(
-        long,
-        env = "SANDBOX_APPS_PATH",
-        value_name = "PATH",
-        default_value = "apps/sandboxes"
-    )]
-    pub apps_path: String,
-    /// Branch of the app-of-apps directory.
-    #[arg(
-        long,
-        env = "SANDBOX_APPS_BRANCH",
-        value_name = "BRANCH",
-        default_value = "main"
-    )]
-    pub apps_branch: String,
-    /// owner/name of the application repository whose pull requests own the sandboxes.
-    #[arg(long, env = "SANDBOX_GITHUB_REPO", value_name = "OWNER/NAME")]
-    pub github_repo: Option<String>,
-    /// GitHub API base URL (GitHub Enterprise Server: https://<host>/api/v3).
-    #[arg(long, env = "SANDBOX_GITHUB_API_URL", value_name = "URL", default_value = GITHUB_API)]
-    pub github_api_url: String,
-    /// GitHub token: file:, env: or vault:// reference.
-    #[arg(long, env = "SANDBOX_GITHUB_TOKEN", value_name = "REF")]
-    pub github_token: Option<String>,
+    pub prefix: PrefixArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub repo: RepoArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub apps: AppsDirArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub github: GithubArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub vault: VaultArgs,
     /// Age after which a sandbox whose PR is still open is deleted (e.g. 7d, 36h).
     #[arg(
         long,
@@ -83,9 +67,78 @@ pub struct Params {
         default_value = "keep-sandbox"
     )]
     pub keep_label: String,
-    /// Log what would be deleted; the outputs are the same (the CronWorkflow submits nothing).
-    #[arg(long, env = "SANDBOX_DRY_RUN")]
-    pub dry_run: bool,
+}
+
+/// A validated run.
+struct Plan {
+    policy: Policy,
+    repo: RepoPlan,
+    apps_path: sandbox_core::params::RepoPath,
+    apps_branch: BranchName,
+    github: GithubPlan,
+    github_repo: sandbox_core::params::GithubRepo,
+    vault: args::VaultPlan,
+    ttl: Duration,
+    keep_label: String,
+}
+
+fn validate(params: &Params) -> Result<Plan, TaskError> {
+    let mut problems = Problems::new();
+    let prefix = params.prefix.validate(&mut problems);
+    let scope = params.vault.scope(&mut problems);
+    let repo = params.repo.validate(true, None, &scope, &mut problems);
+    let apps = params.apps.validate(&mut problems);
+    let github = params.github.validate(true, None, &scope, &mut problems);
+    let ttl = problems.parse("ttl", &params.ttl, |s| {
+        parse_duration(s).and_then(|d| {
+            if d.is_zero() {
+                Err(Invalid::one(
+                    "positive-duration",
+                    "ttl must be longer than zero",
+                    "give e.g. 7d",
+                ))
+            } else {
+                Ok(d)
+            }
+        })
+    });
+    let keep_label = params.keep_label.trim().to_string();
+    if keep_label.is_empty() || keep_label.len() > 50 {
+        problems.push(sandbox_core::Problem {
+            field: "keep_label".into(),
+            rule: "github-label".into(),
+            message: "keep_label must be a GitHub label name (1-50 characters)".into(),
+            value: Some(params.keep_label.clone()),
+            fix: "keep the default keep-sandbox".into(),
+        });
+    }
+    let vault = params.vault.plan(
+        scope,
+        None,
+        repo.iter()
+            .flat_map(RepoPlan::references)
+            .chain(github.iter().flat_map(GithubPlan::references)),
+        &mut problems,
+    );
+    let (Some(prefix), Some(repo), Some((apps_path, apps_branch)), Some(github), Some(ttl), true) =
+        (prefix, repo, apps, github, ttl, problems.is_empty())
+    else {
+        return Err(args::invalid(problems));
+    };
+    let Some(github_repo) = github.repo.clone() else {
+        return Err(TaskError::internal("github_repo validated but absent"));
+    };
+    Ok(Plan {
+        policy: Policy::new(prefix),
+        repo,
+        apps_path,
+        apps_branch,
+        github,
+        github_repo,
+        vault,
+        ttl,
+        keep_label,
+    })
 }
 
 /// Why a sandbox is deleted.
@@ -160,6 +213,7 @@ fn sandbox_pr(policy: &Policy, name: &str) -> Option<PrNumber> {
 
 impl Task for Reap {
     const NAME: &'static str = "reap";
+    const NEEDS: &'static [crate::Need] = crate::needs::GIT;
     const OUTPUTS: &'static [OutputSpec] = &[
         OutputSpec {
             name: "expired",
@@ -176,65 +230,29 @@ impl Task for Reap {
     ];
     type Params = Params;
 
+    fn validate(params: &Params) -> Result<(), TaskError> {
+        validate(params).map(drop)
+    }
+
     #[tracing::instrument(name = "reap", skip_all)]
     async fn run(params: Params, ctx: Context) -> Result<Outputs, TaskError> {
-        let mut problems = Problems::new();
-        let git = params.git.validate(&mut problems);
-        let prefix = problems.parse("env_prefix", &params.env_prefix, EnvPrefix::parse);
-        let apps_path = problems.parse("apps_path", &params.apps_path, RepoPath::parse);
-        let apps_branch = problems.parse("apps_branch", &params.apps_branch, BranchName::parse);
-        let repo = problems.parse_opt(
-            "github_repo",
-            params.github_repo.as_deref(),
-            GithubRepo::parse,
-        );
-        if params.github_repo.is_none() {
-            problems.missing("github_repo", "pass --github-repo owner/name");
-        }
-        let ttl = problems.parse("ttl", &params.ttl, |s| {
-            parse_duration(s).and_then(|d| {
-                if d.is_zero() {
-                    Err(Invalid::one(
-                        "positive-duration",
-                        "ttl must be longer than zero",
-                        "give e.g. 7d",
-                    ))
-                } else {
-                    Ok(d)
-                }
-            })
-        });
-        let keep_label = params.keep_label.trim().to_string();
-        if keep_label.is_empty() || keep_label.len() > 50 {
-            problems.push(sandbox_core::Problem {
-                field: "keep_label".into(),
-                rule: "github-label".into(),
-                message: "keep_label must be a GitHub label name (1-50 characters)".into(),
-                value: Some(params.keep_label.clone()),
-                fix: "keep the default keep-sandbox".into(),
-            });
-        }
-        let token = params
-            .github_token
-            .as_deref()
-            .and_then(|t| problems.parse_secret("github_token", t, CredentialRef::parse));
-        problems.parse("github_api_url", &params.github_api_url, |url| {
-            GitHub::new(url, None, Limits::default())
-                .map(drop)
-                .map_err(|e| Invalid::one("url", e.to_string(), "give e.g. https://api.github.com"))
-        });
-        let (Some(git), Some(prefix), Some(apps_path), Some(apps_branch), Some(repo), Some(ttl)) =
-            (git, prefix, apps_path, apps_branch, repo, ttl)
-        else {
-            return Err(TaskError::invalid(problems.into_vec()));
-        };
-        if !problems.is_empty() {
-            return Err(TaskError::invalid(problems.into_vec()));
-        }
-        let policy = Policy::new(prefix);
+        let Plan {
+            policy,
+            repo,
+            apps_path,
+            apps_branch,
+            github,
+            github_repo: repo_name,
+            vault,
+            ttl,
+            keep_label,
+        } = validate(&params)?;
+        let creds = vault.credentials(&ctx);
+        let git = repo;
+        let repo = repo_name;
 
         // 1. The sandboxes in the repository.
-        let ws = git.open(&ctx).await?;
+        let ws = git.open(&creds, Author::default()).await?;
         let found = {
             let policy = policy.clone();
             let apps_path = apps_path.to_string();
@@ -252,21 +270,7 @@ impl Task for Reap {
         }
 
         // 2. Their pull requests.
-        let token = match &token {
-            Some(r) => {
-                let vault = credentials::VaultAccess {
-                    args: &params.git.vault,
-                    environment: None,
-                };
-                Some(credentials::resolve("github_token", r, &ctx, Some(vault)).await?)
-            }
-            None => None,
-        };
-        let github = GitHub::new(
-            &params.github_api_url,
-            token.as_ref().map(|t| t.expose()),
-            Limits::default(),
-        )?;
+        let github = github.client(&creds).await?;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
@@ -289,7 +293,7 @@ impl Task for Reap {
                 pr = pr.get(), environment = %sandbox.environment, pr_state = %pull.state,
                 age_s = age.as_secs(), dated_by = sandbox.dated_by, ?decision,
                 "{}",
-                match (&decision, params.dry_run) {
+                match (&decision, ctx.dry_run) {
                     (Ok(_), true) => "dry run: would delete",
                     (Ok(_), false) => "to delete",
                     (Err(_), _) => "kept",
@@ -386,7 +390,7 @@ mod tests {
 
     #[test]
     fn only_the_exact_sandbox_shape_of_the_prefix_is_selected() {
-        let policy = Policy::new(EnvPrefix::parse("sbx-").unwrap());
+        let policy = Policy::new(sandbox_core::params::EnvPrefix::parse("sbx-").unwrap());
         assert_eq!(
             sandbox_pr(&policy, "sbx-pr-42").map(PrNumber::get),
             Some(42)

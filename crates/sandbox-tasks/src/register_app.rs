@@ -4,121 +4,20 @@
 //! register at once: the push is rebased and retried, never forced, and the
 //! only path it may change is the environment's own file.
 
-use crate::gitops::{self, ACTION, EnvArgs, EnvPlan, GitArgs, GitPlan};
+use crate::args::{
+    self, AppsArgs, AppsPlan, AuthorArgs, BranchArgs, EnvArgs, EnvPlan, OverlayArgs, Refusals,
+    RepoArgs, RepoPlan, VaultArgs, VaultPlan,
+};
+use crate::gitops::{self, ACTION};
 use crate::{Context, OutputSpec, Task};
 use clap::Args;
-use sandbox_core::params::{BranchName, Namespace, Problems, RepoPath};
+use sandbox_core::params::{Namespace, Problems, RepoPath};
 use sandbox_core::{ErrorKind, Outputs, Problem, TaskError};
-use sandbox_git::{EditError, PushOutcome};
+use sandbox_git::{Author, EditError};
 use serde_json::Value;
 
-/// The built-in Application template (tera). `--template` replaces it.
+/// The built-in Application template (tera). `--app-template` replaces it.
 pub const DEFAULT_TEMPLATE: &str = include_str!("register_app/application.yaml.tera");
-
-/// Where the app-of-apps lives and which Application is the environment's;
-/// shared by register-app and unregister-app.
-#[derive(Debug, Clone, Default, Args)]
-pub struct AppsArgs {
-    /// App-of-apps directory.
-    #[arg(
-        long,
-        env = "SANDBOX_APPS_PATH",
-        value_name = "PATH",
-        default_value = "apps/sandboxes"
-    )]
-    pub apps_path: String,
-    /// Branch of the app-of-apps directory; only the environment's own file is ever written there.
-    #[arg(
-        long,
-        env = "SANDBOX_APPS_BRANCH",
-        value_name = "BRANCH",
-        default_value = "main"
-    )]
-    pub apps_branch: String,
-    /// Argo CD Application name [default: <environment>].
-    #[arg(long, env = "SANDBOX_APP_NAME", value_name = "NAME")]
-    pub app_name: Option<String>,
-    /// Print the plan and touch nothing.
-    #[arg(long, env = "SANDBOX_DRY_RUN")]
-    pub dry_run: bool,
-}
-
-/// [`AppsArgs`] validated, with the environment.
-#[derive(Debug, Clone)]
-pub struct AppsPlan {
-    /// The repository.
-    pub git: GitPlan,
-    /// The environment.
-    pub env: EnvPlan,
-    /// The app-of-apps branch.
-    pub apps_branch: BranchName,
-    /// The Application's name.
-    pub app_name: String,
-    /// `<apps_path>/<app_name>.yaml`
-    pub app_file: String,
-}
-
-impl AppsArgs {
-    /// Validate with the repository and environment flags; guard rails after.
-    pub fn validate(
-        &self,
-        git: &GitArgs,
-        env: &EnvArgs,
-        branch_hint: Option<&str>,
-        problems: &mut Problems,
-    ) -> Option<AppsPlan> {
-        let git = git.validate(problems);
-        let env = env.validate(branch_hint, problems);
-        let apps_path = problems.parse("apps_path", &self.apps_path, RepoPath::parse);
-        let apps_branch = problems.parse("apps_branch", &self.apps_branch, BranchName::parse);
-        let app_name = problems.parse_opt("app_name", self.app_name.as_deref(), Namespace::parse);
-        let (git, env, apps_path, apps_branch) = (git?, env?, apps_path?, apps_branch?);
-        let app_name = app_name.map_or_else(|| env.environment.to_string(), |a| a.to_string());
-        Some(AppsPlan {
-            app_file: format!("{apps_path}/{app_name}.yaml"),
-            git,
-            env,
-            apps_branch,
-            app_name,
-        })
-    }
-}
-
-impl AppsPlan {
-    /// The guard rails: the environment's prefix, and the Application must
-    /// be the environment's.
-    pub fn check(&self, branch: Option<&BranchName>) -> Result<(), TaskError> {
-        self.env.check(branch)?;
-        self.env
-            .policy
-            .check_app_name(&self.app_name, &self.env.environment)
-            .map_err(|r| TaskError::refused(vec![r.into_problem("app_name", &self.app_name)]))
-    }
-
-    /// Write (`Some`) or remove (`None`) the environment's file on the apps
-    /// branch: a fast-forward commit that may change that one path only.
-    pub async fn push(
-        &self,
-        ctx: &Context,
-        contents: Option<String>,
-        message: String,
-    ) -> Result<PushOutcome, TaskError> {
-        let ws = self.git.open(ctx).await?;
-        let branch = self.apps_branch.clone();
-        let file = self.app_file.clone();
-        gitops::blocking(move || {
-            ws.commit_and_push_only(&branch, &message, std::slice::from_ref(&file), |tree| {
-                match &contents {
-                    Some(text) => tree.write(&file, text.as_bytes()),
-                    None => tree.remove(&file),
-                }
-                Ok(())
-            })
-            .map_err(TaskError::from)
-        })
-        .await
-    }
-}
 
 /// Write the environment's Argo CD Application into the app-of-apps directory.
 #[derive(Debug, Clone, Default, Args)]
@@ -126,25 +25,28 @@ impl AppsPlan {
 pub struct Params {
     #[command(flatten)]
     #[allow(missing_docs)]
-    pub git: GitArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)]
     pub env: EnvArgs,
     #[command(flatten)]
     #[allow(missing_docs)]
+    pub repo: RepoArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub author: AuthorArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
     pub apps: AppsArgs,
-    /// The environment's branch, which Argo CD deploys [default: <environment>].
-    #[arg(long, env = "SANDBOX_BRANCH", value_name = "BRANCH")]
-    pub branch: Option<String>,
-    /// The environment's Kustomize overlay, relative to the repository root.
-    #[arg(long, env = "SANDBOX_OVERLAY_PATH", value_name = "PATH")]
-    pub overlay_path: Option<String>,
-    /// The environment's namespace [default: apps-<environment>].
-    #[arg(long, env = "SANDBOX_NAMESPACE", value_name = "NAME")]
-    pub namespace: Option<String>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub branch: BranchArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub overlay: OverlayArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub vault: VaultArgs,
     /// A tera template in the repository (read from the apps branch) that replaces the built-in Application.
-    #[arg(long, env = "SANDBOX_TEMPLATE", value_name = "PATH")]
-    pub template: Option<String>,
+    #[arg(long, env = "SANDBOX_APP_TEMPLATE", value_name = "PATH")]
+    pub app_template: Option<String>,
     /// Namespace Argo CD runs in (where Applications live).
     #[arg(
         long,
@@ -174,11 +76,114 @@ pub struct Params {
     pub source_repo_url: Option<String>,
 }
 
+/// A validated run.
+struct Plan {
+    env: EnvPlan,
+    repo: RepoPlan,
+    author: Author,
+    apps: AppsPlan,
+    vault: VaultPlan,
+    template: Option<RepoPath>,
+    context: tera::Context,
+}
+
+fn validate(p: &Params) -> Result<Plan, TaskError> {
+    let mut problems = Problems::new();
+    let env = p.env.validate(p.branch.branch.as_deref(), &mut problems);
+    let name = env.as_ref().map(|e| &e.environment);
+    let scope = p.vault.scope(&mut problems);
+    let repo = p.repo.validate(true, name, &scope, &mut problems);
+    let author = p.author.validate(&mut problems);
+    let apps = p.apps.validate(env.as_ref(), &mut problems);
+    let branch = p.branch.validate(&mut problems);
+    let overlay = p.overlay.validate(true, &mut problems);
+    let template = problems.parse_opt("app_template", p.app_template.as_deref(), RepoPath::parse);
+    let argocd_ns = problems.parse("argocd_namespace", &p.argocd_namespace, Namespace::parse);
+    let project = problems.parse("argocd_project", &p.argocd_project, Namespace::parse);
+    let source_repo = problems.parse_opt(
+        "source_repo_url",
+        p.source_repo_url.as_deref(),
+        sandbox_core::params::GitRemote::parse,
+    );
+    if !p.destination_server.starts_with("https://")
+        || p.destination_server.contains(char::is_whitespace)
+    {
+        problems.push(Problem {
+            field: "destination_server".into(),
+            rule: "url".into(),
+            message: "destination_server must be an https:// URL".into(),
+            value: Some(p.destination_server.clone()),
+            fix: "keep the default https://kubernetes.default.svc".into(),
+        });
+    }
+    let vault = p.vault.plan(
+        scope,
+        name,
+        repo.iter().flat_map(RepoPlan::references),
+        &mut problems,
+    );
+    let (
+        Some(env),
+        Some(repo),
+        Some(author),
+        Some(apps),
+        Some(overlay_path),
+        Some(argocd_ns),
+        Some(project),
+        true,
+    ) = (
+        env,
+        repo,
+        author,
+        apps,
+        overlay.overlay_path.clone(),
+        argocd_ns,
+        project,
+        problems.is_empty(),
+    )
+    else {
+        return Err(args::invalid(problems));
+    };
+    let branch = BranchArgs::resolve(branch, &env)?;
+    let mut refusals = Refusals::new();
+    apps.refusals(&env, &mut refusals);
+    overlay.refusals(&env, &mut refusals);
+    refusals.finish()?;
+    let namespace = overlay.namespace_for(&env);
+
+    let mut context = tera::Context::new();
+    context.insert("app_name", &apps.app_name);
+    context.insert("environment", env.environment.as_str());
+    context.insert("namespace", namespace.as_str());
+    context.insert("argocd_namespace", argocd_ns.as_str());
+    context.insert("project", project.as_str());
+    context.insert(
+        "repo_url",
+        source_repo
+            .as_ref()
+            .map_or(repo.url.as_str(), |r| r.as_str()),
+    );
+    context.insert("target_revision", branch.as_str());
+    context.insert("overlay_path", overlay_path.as_str());
+    context.insert("destination_server", &p.destination_server);
+    context.insert("pr_number", &env.pr_number.map(|p| p.to_string()));
+    Ok(Plan {
+        env,
+        repo,
+        author,
+        apps,
+        vault,
+        template,
+        context,
+    })
+}
+
 /// The task.
 pub struct RegisterApp;
 
 impl Task for RegisterApp {
     const NAME: &'static str = "register-app";
+    const NEEDS: &'static [crate::Need] = crate::needs::GIT;
     const OUTPUTS: &'static [OutputSpec] = &[
         OutputSpec {
             name: "app_name",
@@ -199,111 +204,36 @@ impl Task for RegisterApp {
     ];
     type Params = Params;
 
+    fn validate(params: &Params) -> Result<(), TaskError> {
+        validate(params).map(drop)
+    }
+
     #[tracing::instrument(name = "register-app", skip_all)]
     async fn run(params: Params, ctx: Context) -> Result<Outputs, TaskError> {
-        let mut problems = Problems::new();
-        let plan = params.apps.validate(
-            &params.git,
-            &params.env,
-            params.branch.as_deref(),
-            &mut problems,
-        );
-        let branch = problems.parse_opt("branch", params.branch.as_deref(), BranchName::parse);
-        let overlay = match &params.overlay_path {
-            Some(p) => problems.parse("overlay_path", p, RepoPath::parse),
-            None => {
-                problems.missing("overlay_path", "pass --overlay-path overlays/<environment>");
-                None
-            }
-        };
-        let namespace =
-            problems.parse_opt("namespace", params.namespace.as_deref(), Namespace::parse);
-        let template = problems.parse_opt("template", params.template.as_deref(), RepoPath::parse);
-        let argocd_ns = problems.parse(
-            "argocd_namespace",
-            &params.argocd_namespace,
-            Namespace::parse,
-        );
-        let project = problems.parse("argocd_project", &params.argocd_project, Namespace::parse);
-        let source_repo = problems.parse_opt(
-            "source_repo_url",
-            params.source_repo_url.as_deref(),
-            sandbox_core::params::GitRemote::parse,
-        );
-        if !params.destination_server.starts_with("https://")
-            || params.destination_server.contains(char::is_whitespace)
-        {
-            problems.push(Problem {
-                field: "destination_server".into(),
-                rule: "url".into(),
-                message: "destination_server must be an https:// URL".into(),
-                value: Some(params.destination_server.clone()),
-                fix: "keep the default https://kubernetes.default.svc".into(),
-            });
-        }
-        let (Some(plan), Some(overlay), Some(argocd_ns), Some(project)) =
-            (plan, overlay, argocd_ns, project)
-        else {
-            return Err(TaskError::invalid(problems.into_vec()));
-        };
-        if !problems.is_empty() {
-            return Err(TaskError::invalid(problems.into_vec()));
-        }
-        let env = &plan.env.environment;
-        let branch = match branch {
-            Some(b) => b,
-            None => BranchName::parse(env.as_str()).map_err(|e| {
-                TaskError::internal(format!("environment is not a branch name: {e}"))
-            })?,
-        };
-        plan.check(Some(&branch))?;
-        let own_namespace = Namespace::for_environment(env);
-        let namespace = namespace.unwrap_or_else(|| own_namespace.clone());
-        plan.env
-            .policy
-            .check_namespace(&namespace, env)
-            .map_err(|r| {
-                TaskError::refused(vec![r.into_problem("namespace", namespace.as_str())])
-            })?;
-
-        let mut context = tera::Context::new();
-        context.insert("app_name", &plan.app_name);
-        context.insert("environment", env.as_str());
-        context.insert("namespace", namespace.as_str());
-        context.insert("argocd_namespace", argocd_ns.as_str());
-        context.insert("project", project.as_str());
-        context.insert(
-            "repo_url",
-            source_repo
-                .as_ref()
-                .map_or(plan.git.url.as_str(), |r| r.as_str()),
-        );
-        context.insert("target_revision", branch.as_str());
-        context.insert("overlay_path", overlay.as_str());
-        context.insert("destination_server", &params.destination_server);
-        context.insert("pr_number", &plan.env.pr_number.map(|p| p.to_string()));
-
+        let plan = validate(&params)?;
+        let (apps, context, template) = (&plan.apps, &plan.context, &plan.template);
         let mut out = Outputs::new();
-        out.set("app_name", &plan.app_name)
-            .set("app_file", &plan.app_file);
-        if params.apps.dry_run {
-            let rendered = match &template {
-                None => Some(render(DEFAULT_TEMPLATE, &context, &plan.app_name)?),
+        out.set("app_name", &apps.app_name)
+            .set("app_file", &apps.app_file);
+        if ctx.dry_run {
+            let rendered = match template {
+                None => Some(render(DEFAULT_TEMPLATE, context, &apps.app_name)?),
                 Some(_) => None,
             };
             tracing::info!(
-                repo = %plan.git.redacted_url(), apps_branch = %plan.apps_branch, file = %plan.app_file,
+                repo = %plan.repo.redacted_url(), apps_branch = %apps.apps_branch, file = %apps.app_file,
                 "dry run: would write the Application{}",
                 rendered.map_or_else(|| format!(" from the template {}", template.as_ref().map(|t| t.as_str()).unwrap_or_default()), |r| format!(":\n{r}"))
             );
             out.set(ACTION, "planned");
             return Ok(out);
         }
-        let contents = match &template {
-            None => render(DEFAULT_TEMPLATE, &context, &plan.app_name)?,
+        let creds = plan.vault.credentials(&ctx);
+        let contents = match template {
+            None => render(DEFAULT_TEMPLATE, context, &apps.app_name)?,
             Some(path) => {
-                let ws = plan.git.open(&ctx).await?;
-                let (apps_branch, path) = (plan.apps_branch.clone(), path.clone());
+                let ws = plan.repo.open(&creds, plan.author.clone()).await?;
+                let (apps_branch, path) = (apps.apps_branch.clone(), path.clone());
                 let text = gitops::blocking(move || {
                     ws.read_branch(&apps_branch, |tree| {
                         tree.read_string(path.as_str())?.ok_or_else(|| {
@@ -315,14 +245,22 @@ impl Task for RegisterApp {
                     .map_err(TaskError::from)
                 })
                 .await?;
-                render(&text, &context, &plan.app_name)?
+                render(&text, context, &apps.app_name)?
             }
         };
         let message = match plan.env.pr_number {
-            Some(pr) => format!("register-app: {} (PR #{pr})", plan.app_name),
-            None => format!("register-app: {}", plan.app_name),
+            Some(pr) => format!("register-app: {} (PR #{pr})", apps.app_name),
+            None => format!("register-app: {}", apps.app_name),
         };
-        let outcome = plan.push(&ctx, Some(contents), message).await?;
+        let outcome = apps
+            .push(
+                &plan.repo,
+                &creds,
+                plan.author.clone(),
+                Some(contents),
+                message,
+            )
+            .await?;
         out.set("commit", outcome.commit()).set(
             ACTION,
             if outcome.pushed() {

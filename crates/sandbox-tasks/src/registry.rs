@@ -32,6 +32,41 @@ macro_rules! tasks {
             Err(unknown(name))
         }
 
+        /// Validate `params` for task `name` as the task does before any
+        /// side effect: every problem (exit 2), then the guard rails
+        /// (exit 5). Nothing is read or written.
+        pub fn validate(name: &str, params: &Map<String, Value>) -> Result<(), TaskError> {
+            $(
+                if name == <$task as Task>::NAME {
+                    let (params, _) = runner::params_from_object::<$task>(params)?;
+                    return <$task as Task>::validate(&params);
+                }
+            )*
+            Err(unknown(name))
+        }
+
+        /// Every parameter key of every task: the shared vocabulary a
+        /// sandbox's parameter file is written in.
+        pub fn vocabulary() -> &'static [String] {
+            static VOCABULARY: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+            VOCABULARY.get_or_init(|| {
+                let mut keys: Vec<String> = Vec::new();
+                $(
+                    for arg in runner::command::<$task>().get_arguments() {
+                        let id = arg.get_id().as_str();
+                        if arg.get_long().is_some()
+                            && !matches!(id, "params" | "help" | "version")
+                            && !keys.iter().any(|k| k == id)
+                        {
+                            keys.push(id.to_string());
+                        }
+                    }
+                )*
+                keys.sort();
+                keys
+            })
+        }
+
         /// The ClusterWorkflowTemplate of every task: (file name, YAML).
         pub fn task_templates() -> Vec<(String, String)> {
             vec![$((format!("sandbox-{}.yaml", <$task as Task>::NAME), crate::catalog::task_template::<$task>())),*]
@@ -39,9 +74,10 @@ macro_rules! tasks {
 
         /// The README's table of every task (generated; checked by a test).
         pub fn readme_table() -> String {
-            let mut table = String::from("| task | what it does | flags | outputs |\n|---|---|---|---|\n");
+            let mut table = crate::readme::groups_table();
+            table.push_str(crate::readme::TASK_TABLE_HEADER);
             $(
-                table.push_str(&crate::catalog::markdown_row::<$task>());
+                table.push_str(&crate::readme::task_row::<$task>());
                 table.push('\n');
             )*
             table
@@ -75,9 +111,10 @@ tasks!(
 
 async fn run_task<T: Task>(
     params: &Map<String, Value>,
-    ctx: Context,
+    mut ctx: Context,
 ) -> Result<Outputs, TaskError> {
-    let params = runner::params_from_object::<T>(params)?;
+    let (params, common) = runner::params_from_object::<T>(params)?;
+    ctx.dry_run |= common.dry_run;
     runner::run_checked::<T>(params, ctx).await
 }
 

@@ -6,24 +6,23 @@
 //! have succeeded. A failed or killed run leaves the target as it was; the
 //! next run removes what it left.
 
-use crate::vault_args::VaultArgs;
+use crate::args::backup::human_duration;
+use crate::args::database::resolve_server;
+use crate::args::{
+    self, BackupArgs, DatabaseArgs, DatabasePlan, EnvArgs, Refusals, StorageArgs, VaultArgs,
+    VaultPlan,
+};
 use crate::{Context, OutputSpec, Task};
 use clap::Args;
-use sandbox_core::credential::VaultScope;
-use sandbox_core::params::{
-    BucketUrl, DatabaseName, EnvPrefix, EnvironmentName, Invalid, PrNumber, Problems,
-    parse_duration,
-};
-use sandbox_core::policy::{Policy, Refusal};
+use sandbox_core::params::{DatabaseName, EnvironmentName, Invalid, Problems};
 use sandbox_core::{Outputs, TaskError};
 use sandbox_db::DbError;
 use sandbox_db::admin::{self, Admin};
-use sandbox_db::discovery::{self, BackupQuery, NamePattern};
+use sandbox_db::discovery::{self, BackupQuery};
 use sandbox_db::pipeline::{ByteCounter, RestoreOptions};
 use sandbox_db::restore::{self, Restore, RestoreMarker, Restored, Target, backup_time};
-use sandbox_db::server::{Server, ServerRef};
+use sandbox_db::server::ServerRef;
 use sandbox_storage::{Storage, StorageConfig};
-use sandbox_vault::{Credentials, VaultConfig};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -31,45 +30,21 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Default, Args)]
 #[command(about = "Restore the newest database backup into the sandbox's database, streaming")]
 pub struct Params {
-    /// The pull request the sandbox is for; the environment is <env_prefix>pr-<N>.
-    #[arg(long, env = "SANDBOX_PR_NUMBER", value_name = "N")]
-    pub pr_number: Option<String>,
-    /// Prefix of sandbox names.
-    #[arg(long, env = "SANDBOX_ENV_PREFIX", value_name = "PREFIX", default_value = EnvPrefix::DEFAULT)]
-    pub env_prefix: String,
-    /// The sandbox's name [default: <env_prefix>pr-<pr_number>].
-    #[arg(long, env = "SANDBOX_ENVIRONMENT", value_name = "NAME")]
-    pub environment: Option<String>,
-    /// The sandbox database [default: <environment> with '-' → '_'].
-    #[arg(long, env = "SANDBOX_DATABASE_NAME", value_name = "NAME")]
-    pub database_name: Option<String>,
-    /// The database the backups were taken from; never restored into.
-    #[arg(long, env = "SANDBOX_SOURCE_DATABASE", value_name = "NAME")]
-    pub source_database: Option<String>,
-    /// More protected databases, repeatable.
-    #[arg(
-        long,
-        env = "SANDBOX_PROTECTED_DATABASES",
-        value_name = "NAME",
-        value_delimiter = ','
-    )]
-    pub protected_databases: Vec<String>,
-    /// Server to restore into: file:, env: or vault:// reference, or a URL without a password.
-    #[arg(long, env = "SANDBOX_DATABASE_URL", value_name = "REF")]
-    pub database_url: Option<String>,
-    /// Where nightly backups are (gs://bucket/prefix/ or file:///dir); the newest is restored.
-    #[arg(long, env = "SANDBOX_BACKUP_URL", value_name = "URL")]
-    pub backup_url: Option<String>,
-    /// Restore this object (its name below --backup-url) instead of the newest.
-    #[arg(long, env = "SANDBOX_BACKUP_OBJECT", value_name = "NAME")]
-    pub backup_object: Option<String>,
-    /// Where the timestamp is in backup names, e.g. nightly-%Y%m%d-%H%M%S.sql.gz; the
-    /// newest by that time wins (default: the newest by update time).
-    #[arg(long, env = "SANDBOX_NAME_PATTERN", value_name = "PATTERN")]
-    pub name_pattern: Option<String>,
-    /// Refuse a backup older than this (e.g. 36h, 2d).
-    #[arg(long, env = "SANDBOX_MAX_AGE", value_name = "DURATION")]
-    pub max_age: Option<String>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub env: EnvArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub backup: BackupArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub storage: StorageArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub vault: VaultArgs,
     /// Role owning the database when it is created.
     #[arg(long, env = "SANDBOX_OWNER", value_name = "ROLE")]
     pub owner: Option<String>,
@@ -98,15 +73,6 @@ pub struct Params {
     /// Directory for the temporary file of a parallel restore [default: the system's].
     #[arg(long, env = "SANDBOX_TEMP_DIR", value_name = "DIR")]
     pub temp_dir: Option<PathBuf>,
-    /// GCS endpoint (anonymous), e.g. an emulator; STORAGE_EMULATOR_HOST also works.
-    #[arg(long, env = "SANDBOX_ENDPOINT", value_name = "URL")]
-    pub endpoint: Option<String>,
-    /// Print the plan (backup chosen, target state) and change nothing.
-    #[arg(long, env = "SANDBOX_DRY_RUN")]
-    pub dry_run: bool,
-    /// How to reach Vault for a vault:// --database-url.
-    #[command(flatten)]
-    pub vault: VaultArgs,
 }
 
 /// The task.
@@ -114,6 +80,7 @@ pub struct RestoreDb;
 
 impl Task for RestoreDb {
     const NAME: &'static str = "restore-db";
+    const NEEDS: &'static [crate::Need] = crate::needs::RESTORE_DB;
     const OUTPUTS: &'static [OutputSpec] = &[
         OutputSpec {
             name: "backup_object",
@@ -146,9 +113,14 @@ impl Task for RestoreDb {
     ];
     type Params = Params;
 
+    fn validate(params: &Params) -> Result<(), TaskError> {
+        validate(params).map(drop)
+    }
+
     #[tracing::instrument(name = "restore-db", skip_all)]
     async fn run(params: Params, ctx: Context) -> Result<Outputs, TaskError> {
-        let plan = validate(&params)?;
+        let mut plan = validate(&params)?;
+        plan.dry_run = ctx.dry_run;
         execute(plan, ctx).await
     }
 }
@@ -162,12 +134,8 @@ pub struct Plan {
     pub database: DatabaseName,
     /// The server.
     pub server: ServerRef,
-    /// How to reach Vault, when the server is a vault:// reference.
-    pub vault: Option<VaultConfig>,
-    /// The Vault flags, to log in at run time.
-    pub vault_args: VaultArgs,
-    /// The bases vault:// references are confined to.
-    pub vault_scope: VaultScope,
+    /// How the server's credentials are read.
+    pub vault: VaultPlan,
     /// What backup to restore.
     pub backup: BackupQuery,
     /// Oldest acceptable backup.
@@ -184,8 +152,8 @@ pub struct Plan {
     pub jobs: u32,
     /// Where a parallel restore's file goes.
     pub temp_dir: PathBuf,
-    /// GCS endpoint override.
-    pub endpoint: Option<String>,
+    /// How the backup bucket is reached.
+    pub storage: StorageConfig,
     /// Change nothing.
     pub dry_run: bool,
 }
@@ -209,23 +177,6 @@ fn parse_role(s: &str) -> Result<String, Invalid> {
     }
 }
 
-/// An object key below the backup location.
-fn parse_object_key(s: &str) -> Result<String, Invalid> {
-    let bad = s.is_empty()
-        || s.starts_with('/')
-        || s.split('/')
-            .any(|seg| seg.is_empty() || seg == "." || seg == "..")
-        || s.chars().any(char::is_control);
-    if bad {
-        return Err(Invalid::one(
-            "object-name",
-            "backup object must be a name below --backup-url, without '.' or '..' segments",
-            "give e.g. nightly-20261127.sql.gz",
-        ));
-    }
-    Ok(s.to_string())
-}
-
 fn parse_jobs(s: &str) -> Result<u32, Invalid> {
     s.parse::<u32>()
         .ok()
@@ -244,88 +195,21 @@ fn parse_jobs(s: &str) -> Result<u32, Invalid> {
 /// files are read here, so a missing one stops the run before it starts.
 pub fn validate(p: &Params) -> Result<Plan, TaskError> {
     let mut problems = Problems::new();
-    let prefix = problems.parse("env_prefix", &p.env_prefix, EnvPrefix::parse);
-    let policy = prefix
-        .map(|prefix| Policy::new(prefix).protect_databases(p.protected_databases.iter().cloned()));
-    let pr_number = problems.parse_opt("pr_number", p.pr_number.as_deref(), PrNumber::parse);
-    let environment = match (&p.environment, pr_number, &policy) {
-        (Some(env), _, _) => problems.parse("environment", env, EnvironmentName::parse),
-        (None, Some(pr), Some(policy)) => problems.parse("environment", &pr.to_string(), |_| {
-            policy.environment_for(pr)
-        }),
-        (None, None, _) if p.pr_number.is_none() => {
-            problems.missing("pr_number", "pass --pr-number N (or --environment NAME)");
-            None
-        }
-        _ => None,
-    };
-    let database = match (&p.database_name, &environment) {
-        (Some(name), _) => problems.parse("database_name", name, DatabaseName::parse),
-        (None, Some(env)) => problems.parse("environment", env.as_str(), |_| {
-            DatabaseName::for_environment(env)
-        }),
-        (None, None) => None,
-    };
-    let source_database = problems.parse_opt(
-        "source_database",
-        p.source_database.as_deref(),
-        DatabaseName::parse,
+    let env = p.env.validate(None, &mut problems);
+    let name = env.as_ref().map(|e| &e.environment);
+    let scope = p.vault.scope(&mut problems);
+    let database = p.database.validate(true, name, &scope, &mut problems);
+    let backup = p.backup.validate(true, &mut problems);
+    let storage = p.storage.validate(&mut problems);
+    let vault = p.vault.plan(
+        scope,
+        name,
+        database.iter().flat_map(DatabasePlan::references),
+        &mut problems,
     );
-    for name in &p.protected_databases {
-        problems.parse("protected_databases", name, DatabaseName::parse);
-    }
-    let vault_scope = p.vault.scope(&mut problems);
-    let server = match &p.database_url {
-        Some(url) => problems.parse_secret("database_url", url, |s| match ServerRef::parse(s)? {
-            ServerRef::Credential(r) => Ok(ServerRef::Credential(
-                r.bind(environment.as_ref(), &vault_scope)?,
-            )),
-            other => Ok(other),
-        }),
-        None => {
-            problems.missing(
-                "database_url",
-                "pass --database-url file:<path>, env:<VARIABLE> or vault://<mount>/<path>#<key>",
-            );
-            None
-        }
-    };
-    let uses_vault = matches!(&server, Some(ServerRef::Credential(r)) if r.is_vault());
-    let vault = p.vault.config(uses_vault, &mut problems);
-    let location = match &p.backup_url {
-        Some(url) => problems.parse("backup_url", url, BucketUrl::parse),
-        None => {
-            problems.missing("backup_url", "pass --backup-url gs://<bucket>/<prefix>/");
-            None
-        }
-    };
-    let object = problems.parse_opt(
-        "backup_object",
-        p.backup_object.as_deref(),
-        parse_object_key,
-    );
-    let name_pattern = problems.parse_opt(
-        "name_pattern",
-        p.name_pattern.as_deref(),
-        NamePattern::parse,
-    );
-    let max_age = problems.parse_opt("max_age", p.max_age.as_deref(), parse_duration);
     let owner = problems.parse_opt("owner", p.owner.as_deref(), parse_role);
     let role = problems.parse_opt("role", p.role.as_deref(), parse_role);
     let jobs = problems.parse("jobs", &p.jobs, parse_jobs);
-    if let Some(e) = &p.endpoint {
-        problems.parse("endpoint", e, |e| {
-            url::Url::parse(&sandbox_storage::normalize_endpoint(e))
-                .map(drop)
-                .map_err(|_| {
-                    Invalid::one(
-                        "endpoint",
-                        "endpoint is not a URL",
-                        "give e.g. http://127.0.0.1:4443",
-                    )
-                })
-        });
-    }
     let mut post_sql = Vec::new();
     for file in &p.post_sql {
         let shown = file.display().to_string();
@@ -341,48 +225,30 @@ pub fn validate(p: &Params) -> Result<Plan, TaskError> {
             post_sql.push((shown, text));
         }
     }
-
-    let (Some(policy), Some(environment), Some(database), Some(server), Some(location), Some(jobs)) =
-        (policy, environment, database, server, location, jobs)
-    else {
-        return Err(TaskError::invalid(problems.into_vec()));
-    };
-    if !problems.is_empty() {
-        return Err(TaskError::invalid(problems.into_vec()));
-    }
-
-    let mut refusals = Vec::new();
-    let mut refuse = |field: &str, value: &str, r: Result<(), Refusal>| {
-        if let Err(r) = r {
-            refusals.push(r.into_problem(field, value));
-        }
-    };
-    refuse(
-        "environment",
-        environment.as_str(),
-        policy.check_environment(&environment),
-    );
-    refuse(
-        "database_name",
-        database.as_str(),
-        policy.check_database(&database, &environment, source_database.as_ref()),
-    );
-    if !refusals.is_empty() {
-        return Err(TaskError::refused(refusals));
-    }
-    Ok(Plan {
-        environment,
+    let (Some(env), Some(database), Some(query), Some(storage), Some(jobs), true) = (
+        env,
         database,
+        backup.query,
+        storage,
+        jobs,
+        problems.is_empty(),
+    ) else {
+        return Err(args::invalid(problems));
+    };
+    let Some(server) = database.server.clone() else {
+        return Err(TaskError::internal("database_url validated but absent"));
+    };
+    let mut refusals = Refusals::new();
+    env.refusals(&mut refusals);
+    database.refusals(&env, &mut refusals);
+    refusals.finish()?;
+    Ok(Plan {
+        environment: env.environment,
+        database: database.database,
         server,
         vault,
-        vault_args: p.vault.clone(),
-        vault_scope,
-        backup: BackupQuery {
-            location,
-            object,
-            name_pattern,
-        },
-        max_age,
+        backup: query,
+        max_age: backup.max_age,
         owner,
         restore: RestoreOptions {
             no_owner: p.no_owner,
@@ -392,8 +258,8 @@ pub fn validate(p: &Params) -> Result<Plan, TaskError> {
         post_sql,
         jobs,
         temp_dir: p.temp_dir.clone().unwrap_or_else(std::env::temp_dir),
-        endpoint: p.endpoint.clone(),
-        dry_run: p.dry_run,
+        storage,
+        dry_run: false,
     })
 }
 
@@ -412,35 +278,14 @@ fn db_error(e: DbError) -> TaskError {
     e.into()
 }
 
-/// The database server: a `vault://` reference through the run's Vault
-/// credentials, anything else as sandbox-db resolves it.
-pub async fn resolve_server(
-    reference: &ServerRef,
-    creds: Option<&Credentials>,
-) -> Result<Server, TaskError> {
-    match (reference, creds) {
-        (ServerRef::Credential(r), Some(creds)) if r.is_vault() => {
-            let url = creds.resolve(r).await?;
-            Server::from_url(url.expose().trim_end()).map_err(db_error)
-        }
-        _ => Server::resolve(reference).await.map_err(db_error),
-    }
-}
-
 /// Run a validated plan.
 pub async fn execute(plan: Plan, ctx: Context) -> Result<Outputs, TaskError> {
-    let creds = plan.vault_args.credentials(
-        &ctx,
-        plan.vault_scope.clone(),
-        Some(plan.environment.clone()),
-        plan.vault.clone(),
-    );
-    let server = resolve_server(&plan.server, Some(&creds)).await?;
+    let creds = plan.vault.credentials(&ctx);
+    let server = resolve_server(&plan.server, &creds).await?;
     if let Some(password) = server.password() {
         ctx.redactor.add(&password);
     }
-    let storage =
-        Storage::new(StorageConfig::from_env(plan.endpoint.as_deref())).map_err(TaskError::from)?;
+    let storage = Storage::new(plan.storage.clone()).map_err(TaskError::from)?;
     let backup = discovery::find(&storage, &plan.backup)
         .await
         .map_err(db_error)?;
@@ -597,97 +442,6 @@ fn mib(bytes: u64) -> f64 {
     bytes as f64 / 1_048_576.0
 }
 
-fn human_duration(d: Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        s if s >= 86_400 => format!("{}d{}h", s / 86_400, s % 86_400 / 3600),
-        s if s >= 3600 => format!("{}h{}m", s / 3600, s % 3600 / 60),
-        s if s >= 60 => format!("{}m{}s", s / 60, s % 60),
-        s => format!("{s}s"),
-    }
-}
-
-/// Checks for `check-params --check-remote`: the backup is there and fresh
-/// enough, and the server takes the credentials.
-pub async fn remote_checks(
-    backup: Option<&BackupQuery>,
-    max_age: Option<Duration>,
-    endpoint: Option<&str>,
-    server: Option<&ServerRef>,
-    creds: Option<&Credentials>,
-) -> Vec<crate::check_params::RemoteCheck> {
-    use crate::check_params::{CheckStatus, RemoteCheck};
-    let mut checks = Vec::new();
-    let mut push =
-        |check: &'static str, field: &'static str, fix: &str, result: Result<String, String>| {
-            let (status, detail, fix) = match result {
-                Ok(d) => (CheckStatus::Passed, d, String::new()),
-                Err(d) => (CheckStatus::Failed, d, fix.to_string()),
-            };
-            checks.push(RemoteCheck {
-                check,
-                field,
-                status,
-                detail,
-                fix,
-                kind: None,
-            });
-        };
-    if let Some(query) = backup {
-        let result = async {
-            let storage =
-                Storage::new(StorageConfig::from_env(endpoint)).map_err(|e| e.to_string())?;
-            let found = discovery::find(&storage, query)
-                .await
-                .map_err(|e| TaskError::from(e).full_message())?;
-            match (max_age, found.age()) {
-                (Some(max), Some(age)) if age > max => Err(format!(
-                    "newest backup {} is {} old, more than {}",
-                    found.url(),
-                    human_duration(age),
-                    human_duration(max)
-                )),
-                (Some(_), None) => Err(format!("the age of {} is unknown", found.url())),
-                (_, age) => Ok(format!(
-                    "{} ({} bytes{})",
-                    found.url(),
-                    found.object.size,
-                    age.map(|a| format!(", {} old", human_duration(a)))
-                        .unwrap_or_default()
-                )),
-            }
-        }
-        .await;
-        push(
-            "backup-present-and-fresh",
-            "backup_url",
-            "check --backup-url and --name-pattern, and that the nightly backup ran",
-            result,
-        );
-    }
-    if let Some(reference) = server {
-        let result: Result<String, TaskError> = async {
-            let server = resolve_server(reference, creds).await?;
-            let mut admin = Admin::connect(&server).await.map_err(TaskError::from)?;
-            let version = admin.version().await.map_err(TaskError::from)?;
-            Ok(format!("{} (PostgreSQL {version})", server.redacted()))
-        }
-        .await;
-        // Retrying helps only a transient failure (Vault or the server down).
-        let kind = result.as_ref().err().map(|e| e.kind);
-        push(
-            "database-reachable",
-            "database_url",
-            "check the server address and the credentials --database-url points to",
-            result.map_err(|e| e.full_message()),
-        );
-        if let Some(last) = checks.last_mut() {
-            last.kind = kind;
-        }
-    }
-    checks
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -695,10 +449,18 @@ mod tests {
 
     fn params() -> Params {
         Params {
-            pr_number: Some("7".into()),
-            env_prefix: EnvPrefix::DEFAULT.into(),
-            database_url: Some("env:DB_URL".into()),
-            backup_url: Some("gs://backups/nightly/".into()),
+            env: EnvArgs {
+                pr_number: Some("7".into()),
+                ..EnvArgs::default()
+            },
+            database: DatabaseArgs {
+                database_url: Some("env:DB_URL".into()),
+                ..DatabaseArgs::default()
+            },
+            backup: args::BackupArgs {
+                backup_url: Some("gs://backups/nightly/".into()),
+                ..args::BackupArgs::default()
+            },
             jobs: "1".into(),
             ..Params::default()
         }
@@ -714,10 +476,16 @@ mod tests {
     #[test]
     fn every_invalid_field_is_reported_at_once() {
         let p = Params {
-            database_url: Some("postgres://u:hunter2@db/x".into()),
-            backup_url: Some("gs://UP".into()),
-            name_pattern: Some("db-%Q".into()),
-            max_age: Some("soon".into()),
+            database: DatabaseArgs {
+                database_url: Some("postgres://u:hunter2@db/x".into()),
+                ..DatabaseArgs::default()
+            },
+            backup: args::BackupArgs {
+                backup_url: Some("gs://UP".into()),
+                name_pattern: Some("db-%Q".into()),
+                max_age: Some("soon".into()),
+                ..args::BackupArgs::default()
+            },
             jobs: "0".into(),
             role: Some("r;drop".into()),
             ..params()
@@ -747,8 +515,11 @@ mod tests {
             ("sbx_pr_7", Some("sbx_pr_7")),
         ] {
             let p = Params {
-                database_name: Some(name.into()),
-                source_database: source.map(str::to_string),
+                database: DatabaseArgs {
+                    database_name: Some(name.into()),
+                    source_database: source.map(str::to_string),
+                    database_url: Some("env:DB_URL".into()),
+                },
                 ..params()
             };
             assert_eq!(validate(&p).unwrap_err().kind, ErrorKind::Refused, "{name}");

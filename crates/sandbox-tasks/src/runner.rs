@@ -25,6 +25,9 @@ pub struct CommonArgs {
     /// Log format on stderr: text, json, or auto (json unless stderr is a terminal).
     #[arg(long, env = env_vars::LOG_FORMAT, value_name = "FORMAT", default_value = "auto")]
     pub log_format: LogFormat,
+    /// Say what would be done (the task's plan, in its outputs and logs) and change nothing.
+    #[arg(long, env = "SANDBOX_DRY_RUN")]
+    pub dry_run: bool,
 }
 
 /// What parsing produced: the arguments, or an early exit.
@@ -72,17 +75,20 @@ pub fn parse<T: Task>(argv: Vec<OsString>) -> Result<Parsed<T::Params>, TaskErro
 }
 
 /// Build a task's parameters from an object (the plugin's `params`), with
-/// the same rules as the binary's `--params` file.
+/// the same rules as the binary's `--params` file; the run's flags it may
+/// carry (`dry_run`) come back beside them.
 pub fn params_from_object<T: Task>(
     object: &serde_json::Map<String, Value>,
-) -> Result<T::Params, TaskError> {
+) -> Result<(T::Params, CommonArgs), TaskError> {
     let mut cmd = command::<T>();
     let mut argv = vec![OsString::from(T::NAME)];
     argv.extend(params_file::to_args(&cmd, object, None)?);
     let matches = cmd
         .try_get_matches_from_mut(argv)
         .map_err(|e| clap_problem(&e))?;
-    T::Params::from_arg_matches(&matches).map_err(|e| clap_problem(&e))
+    let common = CommonArgs::from_arg_matches(&matches).map_err(|e| clap_problem(&e))?;
+    let params = T::Params::from_arg_matches(&matches).map_err(|e| clap_problem(&e))?;
+    Ok((params, common))
 }
 
 /// A `SANDBOX_*` variable set to "" counts as unset: container templates
@@ -212,12 +218,13 @@ pub async fn run_checked<T: Task>(params: T::Params, ctx: Context) -> Result<Out
 /// Run task `T` as a process: the whole body of every task binary.
 pub fn main<T: Task>() -> ExitCode {
     let started = Instant::now();
-    let ctx = Context::default();
+    let mut ctx = Context::default();
     let (common, params) = match parse::<T>(std::env::args_os().collect()) {
         Ok(Parsed::Run(common, params)) => (common, params),
         Ok(Parsed::Exit) => return ExitCode::SUCCESS,
         Err(error) => return finish::<T>(Err(error), started, &ctx),
     };
+    ctx.dry_run = common.dry_run;
     telemetry::init(common.log_format);
     // One task, one thread: a current-thread runtime starts faster and uses
     // less memory than the multi-threaded one, and the tasks' concurrency is

@@ -9,14 +9,12 @@
 //! copy of its source (someone changed it) is left alone unless
 //! `--overwrite-changed`.
 
+use crate::args::{self, BucketArgs, EnvArgs, Refusals, StorageArgs};
 use crate::{Context, OutputSpec, Task};
 use clap::Args;
-use sandbox_core::params::{
-    BucketUrl, EnvPrefix, EnvironmentName, Invalid, PrNumber, Problems, parse_duration,
-};
-use sandbox_core::policy::Policy;
+use sandbox_core::params::{BucketUrl, EnvironmentName, Invalid, Problems, parse_duration};
 use sandbox_core::retry::Backoff;
-use sandbox_core::{Outputs, Problem, TaskError};
+use sandbox_core::{Outputs, TaskError};
 use sandbox_storage::glob::Glob;
 use sandbox_storage::sync::{self, Observer, SyncOptions, SyncReport};
 use sandbox_storage::{ObjectInfo, Storage, StorageConfig};
@@ -35,21 +33,15 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(5);
     about = "Copy a chosen subset of reference documents into the sandbox's bucket, server-side"
 )]
 pub struct Params {
-    /// Where the documents are: gs://bucket/prefix or file:///dir.
-    #[arg(long, env = "SANDBOX_SOURCE_BUCKET", value_name = "URL")]
-    pub source_bucket: Option<String>,
-    /// Where they go; a bare gs://bucket gets the prefix <environment>/.
-    #[arg(long, env = "SANDBOX_DEST_BUCKET", value_name = "URL")]
-    pub dest_bucket: Option<String>,
-    /// The pull request; the environment is <env_prefix>pr-<N>.
-    #[arg(long, env = "SANDBOX_PR_NUMBER", value_name = "N")]
-    pub pr_number: Option<String>,
-    /// Prefix of sandbox names.
-    #[arg(long, env = "SANDBOX_ENV_PREFIX", value_name = "PREFIX", default_value = EnvPrefix::DEFAULT)]
-    pub env_prefix: String,
-    /// The sandbox's name [default: <env_prefix>pr-<pr_number>].
-    #[arg(long, env = "SANDBOX_ENVIRONMENT", value_name = "NAME")]
-    pub environment: Option<String>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub env: EnvArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub bucket: BucketArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub storage: StorageArgs,
     /// Copy only keys (relative to the source prefix) matching one of these
     /// globs (`*` within a segment, `**` across); repeatable.
     #[arg(
@@ -82,9 +74,6 @@ pub struct Params {
     /// Copies in flight at once.
     #[arg(long, env = "SANDBOX_CONCURRENCY", value_name = "N", default_value_t = DEFAULT_CONCURRENCY.to_string())]
     pub concurrency: String,
-    /// Print the plan (counts, bytes, the first names) and copy nothing.
-    #[arg(long, env = "SANDBOX_DRY_RUN")]
-    pub dry_run: bool,
     /// How many names the dry run shows.
     #[arg(long, env = "SANDBOX_SHOW", value_name = "N", default_value = "20")]
     pub show: String,
@@ -96,9 +85,6 @@ pub struct Params {
     /// default it is left alone and reported).
     #[arg(long, env = "SANDBOX_OVERWRITE_CHANGED")]
     pub overwrite_changed: bool,
-    /// GCS endpoint (anonymous), e.g. an emulator; STORAGE_EMULATOR_HOST also works.
-    #[arg(long, env = "SANDBOX_ENDPOINT", value_name = "URL")]
-    pub endpoint: Option<String>,
     /// Attempts per request on 429, 5xx and connection errors.
     #[arg(
         long,
@@ -129,6 +115,8 @@ pub struct Plan {
     pub show: usize,
     /// Retries of each request.
     pub backoff: Backoff,
+    /// How buckets are reached.
+    pub storage: StorageConfig,
 }
 
 /// Which source objects are selected.
@@ -201,40 +189,11 @@ pub fn parse_size(s: &str) -> Result<u64, Invalid> {
 /// rails (exit 5).
 pub fn validate(p: &Params) -> Result<Plan, TaskError> {
     let mut problems = Problems::new();
-    let prefix = problems.parse("env_prefix", &p.env_prefix, EnvPrefix::parse);
-    let policy = prefix.map(Policy::new);
-    let pr_number = problems.parse_opt("pr_number", p.pr_number.as_deref(), PrNumber::parse);
-    let environment = match (&p.environment, pr_number, &policy) {
-        (Some(env), _, _) => problems.parse("environment", env, EnvironmentName::parse),
-        (None, Some(pr), Some(policy)) => problems.parse("environment", &pr.to_string(), |_| {
-            policy.environment_for(pr)
-        }),
-        (None, None, _) if p.pr_number.is_none() => {
-            problems.missing("pr_number", "pass --pr-number N (or --environment NAME)");
-            None
-        }
-        _ => None,
-    };
-    let source = match &p.source_bucket {
-        Some(s) => problems.parse("source_bucket", s, BucketUrl::parse),
-        None => {
-            problems.missing(
-                "source_bucket",
-                "pass --source-bucket gs://<bucket>/<prefix>",
-            );
-            None
-        }
-    };
-    let dest = match &p.dest_bucket {
-        Some(s) => problems.parse("dest_bucket", s, BucketUrl::parse),
-        None => {
-            problems.missing(
-                "dest_bucket",
-                "pass --dest-bucket gs://<bucket>/<environment>/",
-            );
-            None
-        }
-    };
+    let env = p.env.validate(None, &mut problems);
+    let buckets = p
+        .bucket
+        .validate(true, env.as_ref().map(|e| &e.environment), &mut problems);
+    let storage = p.storage.validate(&mut problems);
     let include: Vec<Glob> = p
         .include
         .iter()
@@ -272,62 +231,38 @@ pub fn validate(p: &Params) -> Result<Plan, TaskError> {
     let attempts = problems.parse("retry_attempts", &p.retry_attempts, |s| {
         positive("retry_attempts")(s).map(|n| n.min(100) as u32)
     });
-    if let Some(e) = &p.endpoint
-        && url::Url::parse(&sandbox_storage::normalize_endpoint(e)).is_err()
-    {
-        problems.push(Problem {
-            field: "endpoint".into(),
-            rule: "url".into(),
-            message: "endpoint is not a URL".into(),
-            value: Some(e.clone()),
-            fix: "pass e.g. http://127.0.0.1:4443".into(),
-        });
-    }
     let (
-        Some(policy),
-        Some(environment),
+        Some(env),
         Some(source),
         Some(dest),
+        Some(storage),
         Some(concurrency),
         Some(show),
         Some(attempts),
+        true,
     ) = (
-        policy,
-        environment,
-        source,
-        dest,
+        env,
+        buckets.source.clone(),
+        buckets.dest.clone(),
+        storage,
         concurrency,
         show,
         attempts,
+        problems.is_empty(),
     )
     else {
-        return Err(TaskError::invalid(problems.into_vec()));
+        return Err(args::invalid(problems));
     };
-    if !problems.is_empty() {
-        return Err(TaskError::invalid(problems.into_vec()));
-    }
-    // A bare destination bucket gets the environment's own prefix.
-    let dest = match dest {
-        BucketUrl::Gs { bucket, prefix } if prefix.is_empty() => BucketUrl::Gs {
-            bucket,
-            prefix: format!("{environment}/"),
-        },
-        other => other,
-    };
-    let mut refusals = Vec::new();
-    if let Err(r) = policy.check_environment(&environment) {
-        refusals.push(r.into_problem("environment", environment.as_str()));
-    }
-    if let Err(r) = policy.check_destination(&dest, &environment, Some(&source)) {
-        refusals.push(r.into_problem("dest_bucket", &dest.to_string()));
-    }
-    if !refusals.is_empty() {
-        return Err(TaskError::refused(refusals));
-    }
+    let mut refusals = Refusals::new();
+    env.refusals(&mut refusals);
+    buckets.refusals(&env, &mut refusals);
+    refusals.finish()?;
+    let environment = env.environment;
     Ok(Plan {
         environment,
         source,
         dest,
+        storage,
         selection: Selection {
             include,
             exclude,
@@ -360,6 +295,7 @@ fn glob(s: &str) -> Result<Glob, Invalid> {
 
 impl Task for SeedBucket {
     const NAME: &'static str = "seed-bucket";
+    const NEEDS: &'static [crate::Need] = &[];
     const OUTPUTS: &'static [OutputSpec] = &[
         OutputSpec {
             name: "objects_copied",
@@ -412,10 +348,14 @@ impl Task for SeedBucket {
     ];
     type Params = Params;
 
+    fn validate(params: &Params) -> Result<(), TaskError> {
+        validate(params).map(drop)
+    }
+
     #[tracing::instrument(name = "seed-bucket", skip_all)]
     async fn run(params: Params, ctx: Context) -> Result<Outputs, TaskError> {
         let plan = validate(&params)?;
-        let mut config = StorageConfig::from_env(params.endpoint.as_deref());
+        let mut config = plan.storage.clone();
         config.backoff = plan.backoff;
         config.max_idle_connections = plan.concurrency;
         let storage = Storage::new(config)?;
@@ -424,7 +364,7 @@ impl Task for SeedBucket {
             dest = %plan.dest,
             environment = %plan.environment,
             identity = %storage.identity(),
-            dry_run = params.dry_run,
+            dry_run = ctx.dry_run,
             "seeding"
         );
         seed(&storage, &plan, &params, &ctx).await
@@ -458,7 +398,7 @@ async fn seed(
     let options = SyncOptions {
         concurrency: plan.concurrency,
         overwrite_changed: params.overwrite_changed,
-        dry_run: params.dry_run,
+        dry_run: ctx.dry_run,
         max_objects: plan.selection.max_objects,
         max_bytes: plan.selection.max_bytes,
         names_kept: plan.show,
@@ -502,7 +442,7 @@ async fn seed(
         );
     }
     let mut out = Outputs::new();
-    if params.dry_run {
+    if ctx.dry_run {
         tracing::info!(
             "dry run: {selected} objects selected ({}); {copied} to copy ({}), {skipped} already there, {conflicts} differing left alone",
             mb(selected_bytes),
@@ -566,10 +506,14 @@ mod tests {
 
     fn params() -> Params {
         Params {
-            source_bucket: Some("gs://docs-int/ref/".into()),
-            dest_bucket: Some("gs://docs-sbx".into()),
-            pr_number: Some("7".into()),
-            env_prefix: EnvPrefix::DEFAULT.into(),
+            bucket: BucketArgs {
+                source_bucket: Some("gs://docs-int/ref/".into()),
+                dest_bucket: Some("gs://docs-sbx".into()),
+            },
+            env: EnvArgs {
+                pr_number: Some("7".into()),
+                ..EnvArgs::default()
+            },
             concurrency: "8".into(),
             show: "20".into(),
             retry_attempts: "3".into(),
@@ -587,8 +531,10 @@ mod tests {
     #[test]
     fn every_problem_is_reported_at_once() {
         let p = Params {
-            source_bucket: Some("gs://Bad_Bucket/../x".into()),
-            dest_bucket: None,
+            bucket: BucketArgs {
+                source_bucket: Some("gs://Bad_Bucket/../x".into()),
+                dest_bucket: None,
+            },
             include: vec!["[oops".into()],
             max_objects: Some("0".into()),
             max_bytes: Some("lots".into()),
@@ -617,14 +563,20 @@ mod tests {
     #[test]
     fn destinations_outside_the_environment_or_on_the_source_are_refused() {
         let onto_source = Params {
-            dest_bucket: Some("gs://docs-int/ref/".into()),
+            bucket: BucketArgs {
+                dest_bucket: Some("gs://docs-int/ref/".into()),
+                ..params().bucket
+            },
             ..params()
         };
         let err = validate(&onto_source).unwrap_err();
         assert_eq!(err.kind, sandbox_core::ErrorKind::Refused);
         assert_eq!(err.details[0].rule, "destination-overlaps-source");
         let foreign = Params {
-            dest_bucket: Some("gs://docs-sbx/shared/".into()),
+            bucket: BucketArgs {
+                dest_bucket: Some("gs://docs-sbx/shared/".into()),
+                ..params().bucket
+            },
             ..params()
         };
         assert_eq!(

@@ -2,12 +2,16 @@
 //! app-of-apps directory; its finalizer makes Argo CD delete what it
 //! deployed. An Application that is not registered is success.
 
-use crate::gitops::{ACTION, EnvArgs, GitArgs};
-use crate::register_app::AppsArgs;
+use crate::args::{
+    self, AppsArgs, AppsPlan, AuthorArgs, EnvArgs, EnvPlan, Refusals, RepoArgs, RepoPlan,
+    VaultArgs, VaultPlan,
+};
+use crate::gitops::ACTION;
 use crate::{Context, OutputSpec, Task};
 use clap::Args;
 use sandbox_core::params::Problems;
 use sandbox_core::{Outputs, TaskError};
+use sandbox_git::Author;
 
 /// Remove the environment's Argo CD Application from the app-of-apps directory.
 #[derive(Debug, Clone, Default, Args)]
@@ -15,13 +19,59 @@ use sandbox_core::{Outputs, TaskError};
 pub struct Params {
     #[command(flatten)]
     #[allow(missing_docs)]
-    pub git: GitArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)]
     pub env: EnvArgs,
     #[command(flatten)]
     #[allow(missing_docs)]
+    pub repo: RepoArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub author: AuthorArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
     pub apps: AppsArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub vault: VaultArgs,
+}
+
+struct Plan {
+    env: EnvPlan,
+    repo: RepoPlan,
+    author: Author,
+    apps: AppsPlan,
+    vault: VaultPlan,
+}
+
+fn validate(p: &Params) -> Result<Plan, TaskError> {
+    let mut problems = Problems::new();
+    let env = p.env.validate(None, &mut problems);
+    let name = env.as_ref().map(|e| &e.environment);
+    let scope = p.vault.scope(&mut problems);
+    let repo = p.repo.validate(true, name, &scope, &mut problems);
+    let author = p.author.validate(&mut problems);
+    let apps = p.apps.validate(env.as_ref(), &mut problems);
+    let vault = p.vault.plan(
+        scope,
+        name,
+        repo.iter().flat_map(RepoPlan::references),
+        &mut problems,
+    );
+    let (Some(env), Some(repo), Some(author), Some(apps), true) =
+        (env, repo, author, apps, problems.is_empty())
+    else {
+        return Err(args::invalid(problems));
+    };
+    env.check(None)?;
+    let mut refusals = Refusals::new();
+    apps.refusals(&env, &mut refusals);
+    refusals.finish()?;
+    Ok(Plan {
+        env,
+        repo,
+        author,
+        apps,
+        vault,
+    })
 }
 
 /// The task.
@@ -29,6 +79,7 @@ pub struct UnregisterApp;
 
 impl Task for UnregisterApp {
     const NAME: &'static str = "unregister-app";
+    const NEEDS: &'static [crate::Need] = crate::needs::GIT;
     const OUTPUTS: &'static [OutputSpec] = &[
         OutputSpec {
             name: "app_name",
@@ -49,32 +100,33 @@ impl Task for UnregisterApp {
     ];
     type Params = Params;
 
+    fn validate(params: &Params) -> Result<(), TaskError> {
+        validate(params).map(drop)
+    }
+
     #[tracing::instrument(name = "unregister-app", skip_all)]
     async fn run(params: Params, ctx: Context) -> Result<Outputs, TaskError> {
-        let mut problems = Problems::new();
-        let plan = params
-            .apps
-            .validate(&params.git, &params.env, None, &mut problems);
-        let Some(plan) = plan.filter(|_| problems.is_empty()) else {
-            return Err(TaskError::invalid(problems.into_vec()));
-        };
-        plan.check(None)?;
+        let plan = validate(&params)?;
+        let apps = &plan.apps;
         let mut out = Outputs::new();
-        out.set("app_name", &plan.app_name)
-            .set("app_file", &plan.app_file);
-        if params.apps.dry_run {
+        out.set("app_name", &apps.app_name)
+            .set("app_file", &apps.app_file);
+        if ctx.dry_run {
             tracing::info!(
-                repo = %plan.git.redacted_url(), apps_branch = %plan.apps_branch, file = %plan.app_file,
+                repo = %plan.repo.redacted_url(), apps_branch = %apps.apps_branch, file = %apps.app_file,
                 "dry run: would remove the Application"
             );
             out.set(ACTION, "planned");
             return Ok(out);
         }
         let message = match plan.env.pr_number {
-            Some(pr) => format!("unregister-app: {} (PR #{pr})", plan.app_name),
-            None => format!("unregister-app: {}", plan.app_name),
+            Some(pr) => format!("unregister-app: {} (PR #{pr})", apps.app_name),
+            None => format!("unregister-app: {}", apps.app_name),
         };
-        let outcome = plan.push(&ctx, None, message).await?;
+        let creds = plan.vault.credentials(&ctx);
+        let outcome = apps
+            .push(&plan.repo, &creds, plan.author.clone(), None, message)
+            .await?;
         out.set("commit", outcome.commit()).set(
             ACTION,
             if outcome.pushed() {

@@ -1,0 +1,16 @@
+//! Every integration test of the tasks, in one binary: the task binaries
+//! run as processes against real services (the harness), one module per
+//! task or concern.
+
+mod support;
+
+mod check_params;
+mod check_params_buckets;
+mod gitops;
+mod patch_kustomize;
+mod pr_feedback;
+mod reap;
+mod restore_db;
+mod secrets;
+mod seed_bucket;
+mod ssh;

@@ -1,0 +1,149 @@
+//! What every task test shares: running a task binary the way Argo does
+//! (outputs to a directory, one JSON line on stdout) and reading the
+//! result; finding the third-party fixtures.
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How a task run ended.
+pub(crate) struct Run {
+    /// The exit code (-1 when killed by a signal).
+    pub(crate) code: i32,
+    /// The JSON result line (the last line of stdout).
+    pub(crate) result: Value,
+    /// Everything on stdout.
+    pub(crate) stdout: String,
+    /// The logs.
+    pub(crate) stderr: String,
+}
+
+impl Run {
+    /// An output of a successful run, "" when absent.
+    pub(crate) fn output(&self, name: &str) -> String {
+        self.result["outputs"][name]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+/// A task binary about to run, with a fresh outputs directory.
+pub(crate) struct Task {
+    name: String,
+    cmd: Command,
+    outputs: PathBuf,
+    _temp: tempfile::TempDir,
+}
+
+/// Prepare task binary `name`: outputs to a temporary directory, text
+/// logs, no parameters file or emulator from the test's environment, and a
+/// deadline so a hang fails the test.
+pub(crate) fn task(name: &str) -> Task {
+    let temp = tempfile::tempdir().unwrap();
+    let mut cmd = Command::cargo_bin(name).unwrap();
+    cmd.env_remove("SANDBOX_PARAMS")
+        .env_remove("STORAGE_EMULATOR_HOST")
+        .env("SANDBOX_LOG_FORMAT", "text")
+        .timeout(Duration::from_secs(120));
+    Task {
+        name: name.to_string(),
+        cmd,
+        outputs: temp.path().to_path_buf(),
+        _temp: temp,
+    }
+}
+
+impl Task {
+    /// The command, to add arguments and variables.
+    pub(crate) fn cmd(&mut self) -> &mut Command {
+        &mut self.cmd
+    }
+
+    /// Add arguments.
+    pub(crate) fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        self.cmd.args(args);
+        self
+    }
+
+    /// Set variables.
+    pub(crate) fn envs<'a>(
+        mut self,
+        envs: impl IntoIterator<Item = &'a (&'a str, &'a str)>,
+    ) -> Self {
+        for (k, v) in envs {
+            self.cmd.env(k, v);
+        }
+        self
+    }
+
+    /// Write the outputs to `dir` instead of a temporary directory.
+    pub(crate) fn outputs_to(mut self, dir: &Path) -> Self {
+        self.outputs = dir.to_path_buf();
+        self
+    }
+
+    /// Run it; the output files must say what the JSON result says.
+    pub(crate) fn run(mut self) -> Run {
+        let out = self
+            .cmd
+            .arg("--outputs-dir")
+            .arg(&self.outputs)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let result: Value = serde_json::from_str(stdout.lines().last().unwrap_or("null"))
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{}: the last line of stdout is not the JSON result ({e}): {stdout}",
+                    self.name
+                )
+            });
+        if let Some(map) = result["outputs"].as_object() {
+            for (k, v) in map {
+                let file = std::fs::read_to_string(self.outputs.join(k))
+                    .unwrap_or_else(|e| panic!("{}: output file {k}: {e}", self.name));
+                assert_eq!(Some(file.as_str()), v.as_str(), "output file {k}");
+            }
+        }
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            result,
+            stdout,
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// The result of a task process a test ran itself (to hold it, kill it,
+/// or give it an environment of its own).
+pub(crate) fn result_of(out: std::process::Output) -> Run {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        result: serde_json::from_str(stdout.lines().last().unwrap_or_default())
+            .unwrap_or(Value::Null),
+        stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The third-party fixtures (`SANDBOX_FIXTURES`, default
+/// `../shared/fixtures`); missing ones fail the test, naming how to get
+/// them — CI always has them, so a test never passes by skipping.
+pub(crate) fn fixtures() -> PathBuf {
+    let dir = std::env::var_os("SANDBOX_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures"));
+    assert!(
+        dir.join("github/rest/pulls-get.json").is_file(),
+        "the third-party fixtures are not in {}: set SANDBOX_FIXTURES (scripts/test does)",
+        dir.display()
+    );
+    dir
+}
