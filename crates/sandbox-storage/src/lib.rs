@@ -31,10 +31,13 @@ mod gcs;
 pub mod glob;
 mod local;
 mod object;
+pub mod sync;
 
 pub use auth::Credentials;
 pub use error::StorageError;
-pub use object::{ByteStream, ObjectInfo, ObjectStream, into_async_read, parse_rfc3339};
+pub use object::{
+    ByteStream, Entry, EntryStream, ObjectInfo, ObjectStream, into_async_read, parse_rfc3339,
+};
 
 use futures_util::TryStreamExt;
 use sandbox_core::params::BucketUrl;
@@ -109,7 +112,7 @@ pub fn normalize_endpoint(endpoint: &str) -> String {
 }
 
 /// Options of [`Storage::copy`].
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CopyOptions {
     /// The generation the destination must have for the copy to happen
     /// (`Some(0)`: it must not exist). Guards against overwriting an object
@@ -203,6 +206,15 @@ impl Storage {
                 Err(e) => futures_util::stream::once(async { Err(e) }).boxed_stream(),
             },
             BucketUrl::File { path } => local::list(path.clone()),
+        }
+    }
+
+    /// [`Storage::list`], also telling which `file://` files it leaves out
+    /// because their path is not UTF-8 (GCS names always are).
+    pub fn list_entries(&self, location: &BucketUrl) -> EntryStream {
+        match location {
+            BucketUrl::File { path } => local::list_entries(path.clone()),
+            BucketUrl::Gs { .. } => self.list(location).map_ok(Entry::Object).boxed_stream(),
         }
     }
 
