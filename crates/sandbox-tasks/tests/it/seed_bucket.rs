@@ -646,7 +646,7 @@ fn emulator_killed_mid_copy_exits_4_and_a_rerun_completes() {
             .status()
             .is_ok_and(|s| s.success())
     };
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
     let mut in_a_row = 0;
     while in_a_row < 3 && std::time::Instant::now() < deadline {
         if listed("docs-sbx") && listed("docs-int") {
@@ -656,6 +656,10 @@ fn emulator_killed_mid_copy_exits_4_and_a_rerun_completes() {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    assert_eq!(
+        in_a_row, 3,
+        "the restarted emulator did not list both buckets within 90 s"
+    );
     let run = seed(
         &e,
         &[
