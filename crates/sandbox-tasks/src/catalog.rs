@@ -223,7 +223,7 @@ mod tests {
     fn committed_task_templates_match_the_tasks() {
         let dir =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../cluster-workflow-templates/tasks");
-        let update = std::env::var_os("SANDBOX_UPDATE_TEMPLATES").is_some();
+        let update = std::env::var_os(sandbox_core::env_vars::UPDATE_TEMPLATES).is_some();
         let mut stale = Vec::new();
         for (file, yaml) in registry::task_templates() {
             let path = dir.join(&file);
@@ -267,7 +267,7 @@ mod tests {
         let start = readme.find(begin).expect("README has a tasks:begin marker") + begin.len();
         let stop = readme.find(end).expect("README has a tasks:end marker");
         let table = registry::readme_table();
-        if std::env::var_os("SANDBOX_UPDATE_TEMPLATES").is_some() {
+        if std::env::var_os(sandbox_core::env_vars::UPDATE_TEMPLATES).is_some() {
             std::fs::write(
                 &path,
                 format!("{}{table}{}", &readme[..start], &readme[stop..]),
