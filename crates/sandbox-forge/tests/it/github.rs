@@ -6,30 +6,15 @@ use sandbox_core::retry::Backoff;
 use sandbox_core::{Classify, ErrorKind};
 use sandbox_forge::{GitHub, Limits, Status, StatusState};
 use serde_json::{Value, json};
-use std::path::PathBuf;
 use std::time::Duration;
 use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-#[allow(clippy::print_stderr)]
+/// A recorded GitHub response; `None` outside CI when the fixtures are
+/// absent (the harness says so), a failure under CI.
 fn fixture(name: &str) -> Option<Value> {
-    let dir = std::env::var_os("SANDBOX_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
-        });
-    let file = dir.join("github/rest").join(name);
-    match std::fs::read_to_string(&file) {
-        Ok(text) => Some(serde_json::from_str(&text).unwrap()),
-        Err(_) => {
-            // DESIGN §7: absent fixtures are said loudly and skipped; CI has them.
-            eprintln!(
-                "SKIPPED: fixture {} not found (set SANDBOX_FIXTURES)",
-                file.display()
-            );
-            None
-        }
-    }
+    let file = sandbox_harness::fixtures::path(format!("github/rest/{name}"))?;
+    Some(serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap())
 }
 
 fn repo() -> GithubRepo {
