@@ -140,16 +140,21 @@ impl Storage {
     /// credentials are reported by the first `gs://` call, so `file://` runs
     /// need none.
     pub fn new(config: StorageConfig) -> Result<Self, StorageError> {
-        // rustls needs a process-wide crypto provider; ring is the one the
-        // workspace already builds. Installing twice is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("argo-sandbox/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(120))
-            .pool_max_idle_per_host(config.max_idle_connections)
-            .build()
-            .map_err(|e| StorageError::transport("build the HTTP client", e))?;
+        let http = sandbox_http::ClientOptions {
+            connect_timeout: Some(Duration::from_secs(10)),
+            read_timeout: Some(Duration::from_secs(120)),
+            max_idle_per_host: Some(config.max_idle_connections),
+            ..sandbox_http::ClientOptions::default()
+        }
+        .build()
+        .map_err(|e| match e {
+            sandbox_http::ClientError::Build(e) => {
+                StorageError::transport("build the HTTP client", e)
+            }
+            // No CA file is given, so only reqwest can fail; were one given,
+            // a bad file would be the configuration's fault.
+            other => StorageError::Unsupported(other.to_string()),
+        })?;
         let credentials = match config.credentials {
             CredentialSource::Anonymous => Ok(Credentials::Anonymous),
             CredentialSource::Given(c) => Ok(c),
