@@ -11,6 +11,7 @@
 
 mod comments;
 mod error;
+mod open_pulls;
 mod pulls;
 
 pub use comments::CommentAction;

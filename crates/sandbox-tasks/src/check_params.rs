@@ -11,7 +11,7 @@
 use crate::args::{
     self, AppsArgs, AuthorArgs, BackupArgs, BaseBranchArgs, BranchArgs, BucketArgs, DatabaseArgs,
     EnvArgs, ForgeArgs, GithubArgs, IfExistsArg, ImagesFromArgs, OverlayArgs, Refusals, RepoArgs,
-    SecretsArgs, StorageArgs, VaultArgs,
+    SecretsArgs, SleepArgs, StorageArgs, VaultArgs,
 };
 use crate::remote::{self, RemoteCheck};
 use crate::{Context, OutputSpec, Task};
@@ -72,6 +72,9 @@ pub struct Params {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub secrets: SecretsArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub sleep: SleepArgs,
     /// Most sandboxes allowed at once (checked with --check-remote).
     #[arg(long, env = "SANDBOX_MAX_SANDBOXES", value_name = "N")]
     pub max_sandboxes: Option<String>,
@@ -232,6 +235,7 @@ fn validate(p: &Params) -> Result<Plan, TaskError> {
     let database = p.database.validate(false, name, &scope, &mut problems);
     let github = p.github.validate(false, name, &scope, &mut problems);
     let secrets = p.secrets.validate(&p.vault, name, &mut problems);
+    p.sleep.validate(&mut problems);
     let max_sandboxes = problems.parse_opt("max_sandboxes", p.max_sandboxes.as_deref(), |s| {
         s.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
             Invalid::one(

@@ -107,6 +107,8 @@ tasks!(
     crate::patch_kustomize::PatchKustomize,
     crate::seed_bucket::SeedBucket,
     crate::restore_db::RestoreDb,
+    crate::hibernate::Hibernate,
+    crate::wake::Wake,
 );
 
 async fn run_task<T: Task>(

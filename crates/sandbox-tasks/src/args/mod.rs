@@ -24,6 +24,7 @@ pub mod env;
 pub mod github;
 pub mod overlay;
 pub mod repo;
+pub mod sleep;
 pub mod vault;
 
 #[cfg(test)]
@@ -39,6 +40,7 @@ pub use env::{EnvArgs, EnvPlan, PrefixArgs};
 pub use github::{Forge, ForgeArgs, GithubArgs, GithubPlan};
 pub use overlay::{ImagesFromArgs, OverlayArgs, OverlayPlan};
 pub use repo::{RepoArgs, RepoPlan};
+pub use sleep::SleepArgs;
 pub use vault::{SecretsArgs, VaultArgs, VaultPlan};
 
 use clap::{Args, Command};
@@ -175,6 +177,10 @@ pub const GROUPS: &[Group] = &[
         "How vault:// references are read: address, login, allowed bases.",
     ),
     Group::of::<SecretsArgs>("secrets", "The environment's secrets in Vault."),
+    Group::of::<SleepArgs>(
+        "sleep",
+        "Which sandboxes stay awake when the others hibernate.",
+    ),
 ];
 
 #[cfg(test)]
