@@ -10,8 +10,8 @@
 
 use crate::args::{
     self, AppsArgs, AuthorArgs, BackupArgs, BaseBranchArgs, BranchArgs, BucketArgs, DatabaseArgs,
-    EnvArgs, ForgeArgs, GithubArgs, IfExistsArg, ImagesFromArgs, OverlayArgs, Refusals, RepoArgs,
-    SecretsArgs, SleepArgs, StorageArgs, VaultArgs,
+    EnvArgs, ForgeArgs, GithubArgs, IfExistsArg, ImagesFromArgs, KubectlArgs, OverlayArgs,
+    Refusals, RepoArgs, SecretsArgs, SleepArgs, StorageArgs, VaultArgs,
 };
 use crate::remote::{self, RemoteCheck};
 use crate::{Context, OutputSpec, Task};
@@ -75,6 +75,9 @@ pub struct Params {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub sleep: SleepArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub kubectl: KubectlArgs,
     /// Most sandboxes allowed at once (checked with --check-remote).
     #[arg(long, env = "SANDBOX_MAX_SANDBOXES", value_name = "N")]
     pub max_sandboxes: Option<String>,

@@ -24,7 +24,7 @@
 
 use crate::args::{
     self, AppsArgs, AuthorArgs, EnvArgs, EnvPlan, Forge, ForgeArgs, GithubArgs, GithubPlan,
-    Refusals, RepoArgs, RepoPlan, SleepArgs, VaultArgs, VaultPlan,
+    KubectlArgs, Refusals, RepoArgs, RepoPlan, SleepArgs, VaultArgs, VaultPlan,
 };
 use crate::gitops::{self, ACTION};
 use crate::{Context, OutputSpec, Task};
@@ -82,14 +82,9 @@ pub struct Params {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub sleep: SleepArgs,
-    /// The kubectl that renders each sandbox's overlay (`kubectl kustomize`).
-    #[arg(
-        long,
-        env = "SANDBOX_KUBECTL",
-        value_name = "PATH",
-        default_value = "kubectl"
-    )]
-    pub kubectl: PathBuf,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub kubectl: KubectlArgs,
 }
 
 /// What both hibernate and wake validate: which sandboxes, where, and how
@@ -833,7 +828,7 @@ impl Task for Hibernate {
         let pulls = open_pulls(&scope, &ctx).await?;
         let policy = scope.policy.clone();
         let single = scope.single.is_some();
-        let kubectl = params.kubectl.clone();
+        let kubectl = params.kubectl.kubectl.clone();
         let dry_run = ctx.dry_run;
         let apps_branch = scope.apps_branch.clone();
         let now = utc(SystemTime::now()

@@ -40,7 +40,7 @@ pub use env::{EnvArgs, EnvPlan, PrefixArgs};
 pub use github::{Forge, ForgeArgs, GithubArgs, GithubPlan};
 pub use overlay::{ImagesFromArgs, OverlayArgs, OverlayPlan};
 pub use repo::{RepoArgs, RepoPlan};
-pub use sleep::SleepArgs;
+pub use sleep::{KubectlArgs, SleepArgs};
 pub use vault::{SecretsArgs, VaultArgs, VaultPlan};
 
 use clap::{Args, Command};
@@ -177,6 +177,7 @@ pub const GROUPS: &[Group] = &[
         "How vault:// references are read: address, login, allowed bases.",
     ),
     Group::of::<SecretsArgs>("secrets", "The environment's secrets in Vault."),
+    Group::of::<KubectlArgs>("kubectl", "The kubectl that renders overlays."),
     Group::of::<SleepArgs>(
         "sleep",
         "Which sandboxes stay awake when the others hibernate.",

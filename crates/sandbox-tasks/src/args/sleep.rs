@@ -1,10 +1,11 @@
-//! Who stays awake when sandboxes are hibernated: a pull-request label
+//! The kubectl that renders overlays, and who stays awake when sandboxes are hibernated: a pull-request label
 //! (read from one listing of the open pull requests) or the Application
 //! annotation `argo-sandbox.io/keep-awake: "true"`.
 
 use clap::Args;
 use sandbox_core::Problem;
 use sandbox_core::params::Problems;
+use std::path::PathBuf;
 
 /// The label that keeps a sandbox awake.
 #[derive(Debug, Clone, Args)]
@@ -42,5 +43,26 @@ impl SleepArgs {
             return None;
         }
         Some(label.to_string())
+    }
+}
+
+/// The kubectl that renders overlays (`kubectl kustomize`).
+#[derive(Debug, Clone, Args)]
+pub struct KubectlArgs {
+    /// The kubectl that renders overlays with `kubectl kustomize`.
+    #[arg(
+        long,
+        env = "SANDBOX_KUBECTL",
+        value_name = "PATH",
+        default_value = "kubectl"
+    )]
+    pub kubectl: PathBuf,
+}
+
+impl Default for KubectlArgs {
+    fn default() -> Self {
+        KubectlArgs {
+            kubectl: "kubectl".into(),
+        }
     }
 }
