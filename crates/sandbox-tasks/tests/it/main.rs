@@ -7,6 +7,7 @@ mod support;
 mod check_params;
 mod check_params_buckets;
 mod gitops;
+mod hibernate;
 mod patch_kustomize;
 mod pr_feedback;
 mod reap;
