@@ -363,28 +363,85 @@ pub struct Workload {
     pub replicas: Option<u64>,
 }
 
-/// Render `overlay` of `revision` with `kubectl kustomize`: its
-/// Deployments and StatefulSets, and its CronJobs.
-fn render_workloads(
-    ws: &Workspace,
-    kubectl: &Path,
-    revision: &BranchName,
-    overlay: &str,
-) -> Result<(Vec<Workload>, Vec<Workload>), TaskError> {
-    let dir = tempfile::Builder::new()
-        .prefix("sandbox-hibernate-")
+/// One overlay to render: the tree written out at `dir`.
+struct RenderJob {
+    index: usize,
+    dir: std::path::PathBuf,
+    overlay: String,
+    revision: String,
+    tip: String,
+}
+
+/// A commit's tree as the render walk reads it.
+struct GitTree<'a, 'r>(&'a sandbox_git::TreeEdit<'r>);
+
+impl sandbox_kustomize::render::Tree for GitTree<'_, '_> {
+    type Error = sandbox_git::GitError;
+    fn read(&self, path: &str) -> Result<Option<Vec<u8>>, Self::Error> {
+        self.0.read(path)
+    }
+    fn list(&self, dir: &str) -> Result<Vec<String>, Self::Error> {
+        self.0.list(dir)
+    }
+    fn materialize(&self, dir: &Path) -> Result<(), Self::Error> {
+        self.0.materialize(dir)
+    }
+}
+
+/// How many `kubectl kustomize` run at once.
+fn render_parallelism() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get() * 2)
+        .clamp(1, 8)
+}
+
+/// Render every job, a few at a time, results in the jobs' order.
+fn render_all(kubectl: &Path, jobs: &[RenderJob]) -> Vec<Result<Rendered, TaskError>> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<Rendered, TaskError>>>> =
+        Mutex::new((0..jobs.len()).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..render_parallelism().min(jobs.len()) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(job) = jobs.get(i) else { break };
+                    let result = render_workloads(kubectl, job);
+                    if let Ok(mut r) = results.lock() {
+                        r[i] = Some(result);
+                    }
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(TaskError::internal("a render did not run"))))
+        .collect()
+}
+
+/// The Deployments and StatefulSets of an overlay, and its CronJobs.
+type Rendered = (Vec<Workload>, Vec<Workload>);
+
+/// Render one job's overlay with `kubectl kustomize`.
+fn render_workloads(kubectl: &Path, job: &RenderJob) -> Result<Rendered, TaskError> {
+    let RenderJob {
+        dir: tree_dir,
+        overlay,
+        revision,
+        ..
+    } = job;
+    let out_dir = tempfile::Builder::new()
+        .prefix("sandbox-render-")
         .tempdir()
         .map_err(|e| TaskError::internal("cannot make a scratch directory").with_source(e))?;
-    let tree_dir = dir.path().join("tree");
-    ws.read_branch(revision, |tree| {
-        tree.materialize(&tree_dir).map_err(|e| {
-            EditError::precondition(format!("cannot write the tree of {revision}")).with_source(e)
-        })
-    })
-    .map_err(TaskError::from)?;
     // Output to files: a pipe nobody reads while waiting would stall kubectl.
-    let out_path = dir.path().join("stdout");
-    let err_path = dir.path().join("stderr");
+    let out_path = out_dir.path().join("stdout");
+    let err_path = out_dir.path().join("stderr");
     let io = |e: std::io::Error| TaskError::internal("cannot run kubectl").with_source(e);
     let stdout = std::fs::File::create(&out_path).map_err(io)?;
     let stderr = std::fs::File::create(&err_path).map_err(io)?;
@@ -394,7 +451,7 @@ fn render_workloads(
             &tree_dir.join(overlay),
             None,
         ))
-        .current_dir(dir.path())
+        .current_dir(out_dir.path())
         .stdin(Stdio::null())
         .stdout(stdout)
         .stderr(stderr)
@@ -406,6 +463,7 @@ fn render_workloads(
             ))
             .with_source(e)
         })?;
+    // Bounded by the timeout; kubectl cannot be awaited with one.
     let status = loop {
         match child.try_wait().map_err(io)? {
             Some(status) => break status,
@@ -439,7 +497,7 @@ fn render_workloads(
 }
 
 /// The Deployments and StatefulSets, and the CronJobs, of a rendered stream.
-fn parse_workloads(rendered: &str) -> Result<(Vec<Workload>, Vec<Workload>), String> {
+fn parse_workloads(rendered: &str) -> Result<Rendered, String> {
     use serde::Deserialize;
     let mut scaled = Vec::new();
     let mut cron = Vec::new();
@@ -840,6 +898,8 @@ impl Task for Hibernate {
             let mut hibernated = Vec::new();
             let mut not_handled = Vec::new();
             let mut plans: BTreeMap<String, Vec<Workload>> = BTreeMap::new();
+            // 1. Which sandboxes sleep, from their Application files.
+            let mut todo = Vec::new();
             for app in &apps {
                 let skip = |reason, detail: Option<String>| Skipped {
                     environment: app.environment.to_string(),
@@ -870,21 +930,103 @@ impl Task for Hibernate {
                     skipped.push(skip("keep-awake-label", Some(label.clone())));
                     continue;
                 }
-                let revision = match check_revision(&policy, &app.environment, info.revision.as_deref()) {
-                    Ok(b) => b,
-                    Err(problem) if single => return Err(TaskError::refused(vec![problem])),
-                    Err(problem) => {
-                        skipped.push(skip("refused", Some(problem.message)));
-                        continue;
-                    }
+                let revision =
+                    match check_revision(&policy, &app.environment, info.revision.as_deref()) {
+                        Ok(b) => b,
+                        Err(problem) if single => return Err(TaskError::refused(vec![problem])),
+                        Err(problem) => {
+                            skipped.push(skip("refused", Some(problem.message)));
+                            continue;
+                        }
+                    };
+                todo.push((app, info, revision));
+            }
+            // 2. Their overlays, rendered at their branches: one fetch for
+            // every branch, then kubectl on all of them side by side.
+            let mut revisions: Vec<BranchName> = Vec::new();
+            for (_, _, r) in &todo {
+                if !revisions.iter().any(|x| x.as_str() == r.as_str()) {
+                    revisions.push(r.clone());
+                }
+            }
+            let phase = Instant::now();
+            let tips = ws.fetch_many(&revisions).map_err(TaskError::from)?;
+            tracing::info!(branches = tips.len(), ms = phase.elapsed().as_millis() as u64, "fetched the environment branches");
+            let phase = Instant::now();
+            let scratch = tempfile::Builder::new()
+                .prefix("sandbox-hibernate-")
+                .tempdir()
+                .map_err(|e| TaskError::internal("cannot make a scratch directory").with_source(e))?;
+            let mut jobs: Vec<RenderJob> = Vec::new();
+            for (i, (app, info, revision)) in todo.iter().enumerate() {
+                let Some(tip) = tips.get(revision.as_str()) else {
+                    skipped.push(Skipped {
+                        environment: app.environment.to_string(),
+                        reason: "no-branch",
+                        detail: Some(format!("the Application deploys {revision}, which the repository does not have")),
+                    });
+                    continue;
                 };
+                let tree_dir = scratch.path().join(i.to_string());
                 let overlay = info.path.clone().unwrap_or_default();
-                let (mut workloads, cron) = render_workloads(&ws, &kubectl, &revision, &overlay)?;
+                ws.read_commit(tip, |tree| {
+                    sandbox_kustomize::render::write_reachable(
+                        &GitTree(tree),
+                        &overlay,
+                        None,
+                        &tree_dir,
+                    )
+                    .map(drop)
+                    .map_err(|e| {
+                        EditError::precondition(format!("cannot write the overlay {overlay} of {revision}"))
+                            .with_source(e)
+                    })
+                })
+                .map_err(TaskError::from)?;
+                let overlay = info.path.clone().unwrap_or_default();
+                jobs.push(RenderJob {
+                    index: i,
+                    dir: tree_dir,
+                    overlay,
+                    revision: revision.to_string(),
+                    tip: tip.clone(),
+                });
+            }
+            tracing::info!(trees = jobs.len(), ms = phase.elapsed().as_millis() as u64, "wrote the trees to render");
+            let phase = Instant::now();
+            let mut rendered = render_all(&kubectl, &jobs);
+            // What the overlay reaches by paths its kustomizations name
+            // rendered; one that failed so is tried again from the whole tree,
+            // in case it reaches more than the walk sees.
+            for (job, result) in jobs.iter_mut().zip(rendered.iter_mut()) {
+                if result.is_ok() {
+                    continue;
+                }
+                let whole = scratch.path().join(format!("{}-whole", job.index));
+                ws.read_commit(&job.tip, |tree| {
+                    tree.materialize(&whole).map_err(|e| {
+                        EditError::precondition("cannot write the tree to render").with_source(e)
+                    })
+                })
+                .map_err(TaskError::from)?;
+                job.dir = whole;
+                *result = render_workloads(&kubectl, job);
+            }
+            tracing::info!(overlays = jobs.len(), ms = phase.elapsed().as_millis() as u64, "rendered the overlays");
+            for (job, result) in jobs.iter().zip(rendered) {
+                let (app, info, _) = &todo[job.index];
+                let (mut workloads, cron) = result?;
                 if let Some(Value::Array(old)) = &info.replicas {
                     for w in &mut workloads {
-                        if let Some(count) = old.iter().find(|o| o["name"] == w.name.as_str()).and_then(|o| {
-                            o["count"].as_u64().or_else(|| o["count"].as_str().and_then(|s| s.parse().ok()))
-                        }) {
+                        if let Some(count) = old
+                            .iter()
+                            .find(|o| o["name"] == w.name.as_str())
+                            .and_then(|o| {
+                                o["count"]
+                                    .as_u64()
+                                    .or_else(|| o["count"].as_str().and_then(|s| s.parse().ok()))
+                            })
+                        {
                             w.replicas = Some(count);
                         }
                     }

@@ -548,3 +548,75 @@ fn a_register_app_during_hibernate_is_not_lost() {
         );
     }
 }
+
+/// 100 registered sandboxes (Application files as register-app writes
+/// them, each deploying its own branch) hibernate in one run and one
+/// commit; the run's time is printed (`--nocapture`).
+#[test]
+fn a_hundred_sandboxes_hibernate_in_one_commit() {
+    let root = GitRoot::new();
+    let daemon = GitDaemon::start(&root);
+    let url = daemon.url("infra");
+    let bare = root.create_with_files("infra", &[("apps/sandboxes/.keep", "")]);
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    git(w, &["clone", "-q", bare.to_str().unwrap(), "."], None);
+    for (file, text) in BASE {
+        write(w, file, text);
+    }
+    write(w, "base/web.yaml", &deployment("web", 2));
+    write(w, "base/api.yaml", &deployment("api", 3));
+    write(w, "base/worker.yaml", &deployment("worker", 1));
+    let template = sandbox_tasks::register_app::DEFAULT_TEMPLATE;
+    for n in 1..=100 {
+        let env = format!("sbx-pr-{n}");
+        write(
+            w,
+            &format!("overlays/{env}/kustomization.yaml"),
+            &overlay(&env),
+        );
+        let mut c = tera::Context::new();
+        for (k, v) in [
+            ("app_name", env.as_str()),
+            ("environment", &env),
+            ("namespace", &format!("apps-{env}")),
+            ("argocd_namespace", "argocd"),
+            ("project", "default"),
+            ("repo_url", &url),
+            ("target_revision", &env),
+            ("overlay_path", &format!("overlays/{env}")),
+            ("destination_server", "https://kubernetes.default.svc"),
+            ("pr_number", &n.to_string()),
+        ] {
+            c.insert(k, v);
+        }
+        let app = sandbox_tasks::register_app::render(template, &c, &env).unwrap();
+        write(w, &format!("apps/sandboxes/{env}.yaml"), &app);
+    }
+    commit_push(w, &bare, "100 sandboxes", "HEAD:main");
+    for n in 1..=100 {
+        git(&bare, &["branch", &format!("sbx-pr-{n}"), "main"], None);
+    }
+    let tip = git(&bare, &["rev-parse", "main"], None);
+    let started = std::time::Instant::now();
+    let run = sleep_task("hibernate", &url, None, &[]);
+    let took = started.elapsed();
+    assert_eq!(run.code, 0, "{}\n{}", run.result, run.stderr);
+    println!("hibernate of 100 sandboxes: {:.2} s", took.as_secs_f64());
+    for line in run.stderr.lines().filter(|l| l.contains(" ms=")) {
+        println!("{line}");
+    }
+    assert_eq!(run.output("count"), "100");
+    assert_eq!(git(&bare, &["rev-parse", "main^"], None), tip);
+    let after = apps(&bare);
+    assert_eq!(after.len(), 100);
+    assert!(after.values().all(|t| t.matches("count: 0").count() == 4));
+    let started = std::time::Instant::now();
+    let run = sleep_task("wake", &url, None, &[]);
+    println!(
+        "wake of 100 sandboxes: {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.result, run.stderr);
+    assert_eq!(git(&bare, &["rev-parse", "main^^"], None), tip);
+}
