@@ -883,7 +883,13 @@ impl Task for Hibernate {
             .single
             .as_ref()
             .map(|(env, _)| env.environment.to_string());
-        let pulls = open_pulls(&scope, &ctx).await?;
+        // One listing of the open pull requests for the whole run, and
+        // none when there is nothing to decide.
+        let pulls = if apps.is_empty() {
+            None
+        } else {
+            open_pulls(&scope, &ctx).await?
+        };
         let policy = scope.policy.clone();
         let single = scope.single.is_some();
         let kubectl = params.kubectl.kubectl.clone();

@@ -120,7 +120,13 @@ impl Task for Wake {
             })
             .await?
         };
-        let pulls = open_pulls(&scope, &ctx).await?;
+        // One listing of the open pull requests for the whole run, and
+        // none when there is nothing to decide.
+        let pulls = if apps.is_empty() {
+            None
+        } else {
+            open_pulls(&scope, &ctx).await?
+        };
         let mut skipped = Vec::new();
         let mut woken = Vec::new();
         let mut files = Vec::new();
