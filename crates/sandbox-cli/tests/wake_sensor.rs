@@ -16,6 +16,11 @@ fn sensor() -> std::path::PathBuf {
 
 /// sensor-test on `body` delivered as an issue_comment.
 fn run(body: &Value) -> Value {
+    run_as(body, "issue_comment")
+}
+
+/// sensor-test on `body` delivered as GitHub event `event`.
+fn run_as(body: &Value, event_name: &str) -> Value {
     let dir = tempfile::tempdir().unwrap();
     let event = dir.path().join("delivery.json");
     std::fs::write(&event, serde_json::to_vec(body).unwrap()).unwrap();
@@ -26,13 +31,7 @@ fn run(body: &Value) -> Value {
         .arg(sensor())
         .arg("--event")
         .arg(&event)
-        .args([
-            "--github-event",
-            "issue_comment",
-            "--format",
-            "json",
-            "--strict",
-        ])
+        .args(["--github-event", event_name, "--format", "json", "--strict"])
         .output()
         .unwrap();
     assert!(
@@ -112,4 +111,33 @@ fn wake_fires_for_a_collaborators_command_on_a_pull_request_only() {
         "OWNER",
     ));
     assert_eq!(result["triggers"][0]["fires"], true, "{result:#}");
+}
+
+#[test]
+fn wake_fires_for_a_push_to_a_pull_request() {
+    let Some(fixtures) = common::fixtures() else {
+        return;
+    };
+    let read = |name: &str| -> Value {
+        let path = fixtures.join("github/webhooks/pull_request").join(name);
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let body = read("synchronize.json");
+    let result = run_as(&body, "pull_request");
+    assert_eq!(result["triggers"][0]["fires"], false, "{result:#}");
+    let trigger = &result["triggers"][1];
+    assert_eq!(trigger["fires"], true, "{result:#}");
+    let params = &trigger["resource"]["spec"]["arguments"]["parameters"];
+    assert_eq!(
+        params[0]["value"],
+        body["pull_request"]["number"].to_string()
+    );
+    assert_eq!(params[1]["value"], body["repository"]["full_name"]);
+    // Other pull request events do not wake.
+    for name in ["opened.json", "labeled.json", "closed.merged.json"] {
+        let result = run_as(&read(name), "pull_request");
+        for t in result["triggers"].as_array().unwrap() {
+            assert_eq!(t["fires"], false, "{name}: {result:#}");
+        }
+    }
 }
