@@ -396,11 +396,11 @@ fn render_parallelism() -> usize {
 }
 
 /// Render every job, a few at a time, results in the jobs' order.
-fn render_all(kubectl: &Path, jobs: &[RenderJob]) -> Vec<Result<Rendered, TaskError>> {
+fn render_all(kubectl: &Path, jobs: &[RenderJob]) -> Vec<RenderResult> {
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<Rendered, TaskError>>>> =
+    let results: Mutex<Vec<Option<RenderResult>>> =
         Mutex::new((0..jobs.len()).map(|_| None).collect());
     std::thread::scope(|s| {
         for _ in 0..render_parallelism().min(jobs.len()) {
@@ -427,8 +427,13 @@ fn render_all(kubectl: &Path, jobs: &[RenderJob]) -> Vec<Result<Rendered, TaskEr
 /// The Deployments and StatefulSets of an overlay, and its CronJobs.
 type Rendered = (Vec<Workload>, Vec<Workload>);
 
+/// A render: `Err` when kubectl cannot run at all (the run stops),
+/// `Ok(Err(why))` when this overlay does not render (that sandbox is left
+/// awake).
+type RenderResult = Result<Result<Rendered, String>, TaskError>;
+
 /// Render one job's overlay with `kubectl kustomize`.
-fn render_workloads(kubectl: &Path, job: &RenderJob) -> Result<Rendered, TaskError> {
+fn render_workloads(kubectl: &Path, job: &RenderJob) -> RenderResult {
     let RenderJob {
         dir: tree_dir,
         overlay,
@@ -473,7 +478,7 @@ fn render_workloads(kubectl: &Path, job: &RenderJob) -> Result<Rendered, TaskErr
             None => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(TaskError::precondition(format!(
+                return Ok(Err(format!(
                     "kubectl kustomize {overlay} at {revision} did not finish in {}s",
                     RENDER_TIMEOUT.as_secs()
                 )));
@@ -483,17 +488,15 @@ fn render_workloads(kubectl: &Path, job: &RenderJob) -> Result<Rendered, TaskErr
     if !status.success() {
         let message = std::fs::read_to_string(&err_path).unwrap_or_default();
         let message = message.replace(&format!("{}/", tree_dir.display()), "");
-        return Err(TaskError::precondition(format!(
+        return Ok(Err(format!(
             "the overlay {overlay} at {revision} does not render: {}",
             message.trim().chars().take(2000).collect::<String>()
         )));
     }
     let rendered = std::fs::read_to_string(&out_path).map_err(io)?;
-    parse_workloads(&rendered).map_err(|e| {
-        TaskError::precondition(format!(
-            "kubectl kustomize {overlay} at {revision} printed unreadable YAML: {e}"
-        ))
-    })
+    Ok(parse_workloads(&rendered).map_err(|e| {
+        format!("kubectl kustomize {overlay} at {revision} printed unreadable YAML: {e}")
+    }))
 }
 
 /// The Deployments and StatefulSets, and the CronJobs, of a rendered stream.
@@ -761,7 +764,8 @@ pub struct Skipped {
     /// The sandbox.
     pub environment: String,
     /// Why: already-hibernated, keep-awake-label, keep-awake-annotation,
-    /// refused, not-an-application, not-registered, not-hibernated, pr-closed.
+    /// refused, no-branch, does-not-render, cannot-edit,
+    /// not-an-application, not-registered, not-hibernated, pr-closed.
     pub reason: &'static str,
     /// More about it, when there is more.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1005,7 +1009,7 @@ impl Task for Hibernate {
             // rendered; one that failed so is tried again from the whole tree,
             // in case it reaches more than the walk sees.
             for (job, result) in jobs.iter_mut().zip(rendered.iter_mut()) {
-                if result.is_ok() {
+                if !matches!(result, Ok(Err(_))) {
                     continue;
                 }
                 let whole = scratch.path().join(format!("{}-whole", job.index));
@@ -1021,7 +1025,18 @@ impl Task for Hibernate {
             tracing::info!(overlays = jobs.len(), ms = phase.elapsed().as_millis() as u64, "rendered the overlays");
             for (job, result) in jobs.iter().zip(rendered) {
                 let (app, info, _) = &todo[job.index];
-                let (mut workloads, cron) = result?;
+                let (mut workloads, cron) = match result? {
+                    Ok(r) => r,
+                    Err(why) if single => return Err(TaskError::precondition(why)),
+                    Err(why) => {
+                        skipped.push(Skipped {
+                            environment: app.environment.to_string(),
+                            reason: "does-not-render",
+                            detail: Some(why),
+                        });
+                        continue;
+                    }
+                };
                 if let Some(Value::Array(old)) = &info.replicas {
                     for w in &mut workloads {
                         if let Some(count) = old
@@ -1039,7 +1054,17 @@ impl Task for Hibernate {
                 }
                 // The edit is checked here so a file that cannot be edited
                 // stops the run before anything is pushed.
-                hibernate_text(&app.file, &app.text, &workloads, &now).map_err(edit_failed)?;
+                if let Err(e) = hibernate_text(&app.file, &app.text, &workloads, &now) {
+                    if single {
+                        return Err(edit_failed(e));
+                    }
+                    skipped.push(Skipped {
+                        environment: app.environment.to_string(),
+                        reason: "cannot-edit",
+                        detail: Some(edit_failed(e).message),
+                    });
+                    continue;
+                }
                 for c in cron {
                     not_handled.push(NotHandled {
                         environment: app.environment.to_string(),

@@ -69,8 +69,9 @@ fn overlay(env: &str) -> String {
     format!("namePrefix: {env}-\nresources:\n  - ../../base\n")
 }
 
-/// The infrastructure repository: environment branches sbx-pr-1..6 with
-/// their overlay, main with the Applications of sbx-pr-1..5 (register-app),
+/// The infrastructure repository: environment branches sbx-pr-1..7 with
+/// their overlay (sbx-pr-7's does not render), main with the Applications
+/// of sbx-pr-1..5 and 7 (register-app),
 /// sbx-pr-2 with an existing replicas override and an annotation, sbx-pr-3
 /// annotated keep-awake, sbx-pr-5 deploying `main` (protected), and
 /// other-pr-9 of another prefix.
@@ -86,16 +87,17 @@ fn infra(root: &GitRoot, url: &str) -> PathBuf {
     write(w, "base/web.yaml", &deployment("web", 2));
     write(w, "base/api.yaml", &deployment("api", 3));
     write(w, "base/worker.yaml", &deployment("worker", 1));
-    for n in 1..=6 {
+    for n in 1..=7 {
         let env = format!("sbx-pr-{n}");
-        write(
-            w,
-            &format!("overlays/{env}/kustomization.yaml"),
-            &overlay(&env),
-        );
+        let text = if n == 7 {
+            "resources:\n  - missing.yaml\n".to_string()
+        } else {
+            overlay(&env)
+        };
+        write(w, &format!("overlays/{env}/kustomization.yaml"), &text);
         commit_push(w, &bare, &env, &format!("HEAD:refs/heads/{env}"));
     }
-    for n in 1..=5 {
+    for n in [1, 2, 3, 4, 5, 7] {
         let run = register(url, n);
         assert_eq!(run.code, 0, "{}\n{}", run.result, run.stderr);
     }
@@ -352,6 +354,7 @@ async fn every_sandbox_sleeps_in_one_commit_and_wakes_byte_for_byte() {
             ("sbx-pr-3".to_string(), "keep-awake-annotation".to_string()),
             ("sbx-pr-4".to_string(), "keep-awake-label".to_string()),
             ("sbx-pr-5".to_string(), "refused".to_string()),
+            ("sbx-pr-7".to_string(), "does-not-render".to_string()),
         ]
     );
     assert_eq!(
@@ -485,6 +488,16 @@ fn one_sandbox_by_pr_number_and_the_guard_rails() {
     let after = apps(&bare);
     let changed: Vec<&String> = before.keys().filter(|f| before[*f] != after[*f]).collect();
     assert_eq!(changed, ["apps/sandboxes/sbx-pr-1.yaml"]);
+    // One sandbox whose overlay does not render: exit 3, nothing pushed.
+    let tip = git(&bare, &["rev-parse", "main"], None);
+    let run = sleep_task("hibernate", &url, None, &["--pr-number", "7"]);
+    assert_eq!(run.code, 3, "{}\n{}", run.result, run.stderr);
+    assert!(
+        run.result.to_string().contains("does not render"),
+        "{}",
+        run.result
+    );
+    assert_eq!(git(&bare, &["rev-parse", "main"], None), tip);
     // Not registered: nothing to do, success.
     let run = sleep_task("hibernate", &url, None, &["--pr-number", "6"]);
     assert_eq!(run.code, 0, "{}", run.result);
