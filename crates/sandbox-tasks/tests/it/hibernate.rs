@@ -165,12 +165,17 @@ fn sleep_task(task: &str, url: &str, api: Option<&str>, extra: &[&str]) -> Run {
 /// The open pull requests 1-4, PR 4 labelled keep-awake, from the
 /// recorded listing; the number of listing requests is counted.
 async fn open_pulls(server: &MockServer) {
+    open_pulls_of(server, 1..=4).await;
+}
+
+/// The open pull requests `numbers`, PR 4 labelled keep-awake.
+async fn open_pulls_of(server: &MockServer, numbers: impl Iterator<Item = u64>) {
     let recorded: Vec<Value> = serde_json::from_str(
         &std::fs::read_to_string(support::fixtures().join("github/rest/pulls-list.json")).unwrap(),
     )
     .unwrap();
     let template = recorded[0].clone();
-    let pulls: Vec<Value> = (1..=4)
+    let pulls: Vec<Value> = numbers
         .map(|n| {
             let mut pr = template.clone();
             pr["number"] = json!(n);
@@ -421,18 +426,35 @@ async fn every_sandbox_sleeps_in_one_commit_and_wakes_byte_for_byte() {
     assert_eq!(run.output("count"), "0");
     assert_eq!(git(&bare, &["rev-parse", "main"], None), tip);
 
-    // Wake: a dry run writes nothing, then every file is back byte for byte,
-    // in one commit.
+    // Wake: a dry run writes nothing, then every file is back byte for
+    // byte.
     let run = tokio::task::block_in_place(|| {
         sleep_task("wake", &url, Some(&server.uri()), &["--dry-run"])
     });
     assert_eq!(run.code, 0, "{}\n{}", run.result, run.stderr);
     assert_eq!(run.output("count"), "2");
     assert_eq!(git(&bare, &["rev-parse", "main"], None), tip);
+    // PR 1 closed meanwhile: its sandbox stays asleep (the reaper deletes it).
+    server.reset().await;
+    open_pulls_of(&server, 2..=4).await;
     let run = tokio::task::block_in_place(|| sleep_task("wake", &url, Some(&server.uri()), &[]));
     assert_eq!(run.code, 0, "{}\n{}", run.result, run.stderr);
     assert_eq!(run.output("action"), "pushed");
+    assert_eq!(list(&run, "woken")[0]["environment"], "sbx-pr-2");
+    assert_eq!(list(&run, "woken").len(), 1);
+    assert!(
+        list(&run, "skipped").contains(&json!({"environment": "sbx-pr-1", "reason": "pr-closed"})),
+        "{}",
+        run.output("skipped")
+    );
     assert_eq!(git(&bare, &["rev-parse", "main^"], None), tip);
+    // Reopened: it wakes too, and every file is as it was.
+    server.reset().await;
+    open_pulls(&server).await;
+    let run = tokio::task::block_in_place(|| sleep_task("wake", &url, Some(&server.uri()), &[]));
+    assert_eq!(run.code, 0, "{}\n{}", run.result, run.stderr);
+    assert_eq!(run.output("action"), "pushed");
+    assert_eq!(git(&bare, &["rev-parse", "main^^"], None), tip);
     assert_eq!(apps(&bare), before);
     let run = tokio::task::block_in_place(|| sleep_task("wake", &url, Some(&server.uri()), &[]));
     assert_eq!(run.code, 0, "{}\n{}", run.result, run.stderr);
