@@ -17,6 +17,8 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod delete;
+
 /// The fields a listing asks for, so pages stay small.
 const LIST_FIELDS: &str =
     "nextPageToken,items(name,size,updated,contentType,crc32c,md5Hash,generation)";
