@@ -263,19 +263,26 @@ impl Dropper {
             .map_err(query_error(format!("list the sessions of {name}")))?;
             self.end_sessions(&pids).await?;
             self.wait_gone(name, &pids).await?;
-            let result =
-                sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {}", ident(name))))
-                    .execute(&mut self.conn)
-                    .await;
+            let result = sqlx::raw_sql(AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {}",
+                ident(name)
+            )))
+            .execute(&mut self.conn)
+            .await;
             let Err(source) = result else {
                 return Ok(());
             };
-            let in_use = matches!(&source, sqlx::Error::Database(e) if e.code().as_deref() == Some("55006"));
+            let in_use =
+                matches!(&source, sqlx::Error::Database(e) if e.code().as_deref() == Some("55006"));
             attempt += 1;
             if !in_use || attempt >= backoff.attempts {
                 return Err(DbError::Query { what, source });
             }
-            tracing::warn!(database = name, attempt, "a new session is in the way; retrying");
+            tracing::warn!(
+                database = name,
+                attempt,
+                "a new session is in the way; retrying"
+            );
             tokio::time::sleep(backoff.delay(attempt)).await;
         }
     }

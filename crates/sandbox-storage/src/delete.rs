@@ -165,10 +165,19 @@ mod tests {
         let s = storage();
         assert!(s.delete(&location, "a/b/c.txt").await.unwrap());
         assert!(!s.delete(&location, "a/b/c.txt").await.unwrap());
-        assert!(!root.join("a/b").exists(), "an emptied directory is removed");
-        assert!(root.join("a").exists(), "a partial write keeps its directory");
+        assert!(
+            !root.join("a/b").exists(),
+            "an emptied directory is removed"
+        );
+        assert!(
+            root.join("a").exists(),
+            "a partial write keeps its directory"
+        );
         assert!(!s.remove_location_if_empty(&location).await.unwrap());
-        assert!(root.join("top.txt").exists(), "an object is never removed by it");
+        assert!(
+            root.join("top.txt").exists(),
+            "an object is never removed by it"
+        );
         assert!(s.delete(&location, "top.txt").await.unwrap());
         assert!(s.remove_location_if_empty(&location).await.unwrap());
         assert!(!root.exists());
