@@ -41,7 +41,7 @@ fn make_bucket(endpoint: &str, name: &str) {
     ]);
 }
 
-/// Upload small objects with one curl process per 500.
+/// Upload small objects with one curl process per 500, 16 at a time.
 fn put_all(endpoint: &str, bucket: &str, names: &[String]) {
     let dir = tempfile::tempdir().unwrap();
     for chunk in names.chunks(500) {
@@ -57,7 +57,13 @@ fn put_all(endpoint: &str, bucket: &str, names: &[String]) {
         }
         let config_file = dir.path().join("curl.cfg");
         std::fs::write(&config_file, config.trim_start_matches("next\n")).unwrap();
-        curl(&["-K", &config_file.to_string_lossy()]);
+        curl(&[
+            "--parallel",
+            "--parallel-max",
+            "16",
+            "-K",
+            &config_file.to_string_lossy(),
+        ]);
     }
 }
 
