@@ -310,6 +310,11 @@ impl Jobs {
         *self.running.borrow()
     }
 
+    /// True once [`Jobs::drain`] has begun: no new task starts.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+
     /// Jobs in the table, running or finished.
     pub fn len(&self) -> usize {
         self.lock().jobs.len()

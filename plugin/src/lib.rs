@@ -18,4 +18,4 @@ pub mod metrics;
 pub mod protocol;
 pub mod server;
 
-pub use server::{AppState, app, serve};
+pub use server::{AppState, Stop, app, serve};

@@ -5,10 +5,9 @@ use clap::Parser;
 use sandbox_core::telemetry;
 use sandbox_plugin::config::{Cli, Command, ServeArgs};
 use sandbox_plugin::jobs::Registry;
-use sandbox_plugin::{AppState, manifest, serve};
+use sandbox_plugin::{AppState, Stop, manifest, serve};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -58,30 +57,9 @@ fn run(args: ServeArgs) -> anyhow::Result<()> {
             tasks = ?sandbox_tasks::registry::TASKS,
             "serving"
         );
-        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = serve(
-            listener,
-            state,
-            async move {
-                shutdown_signal().await;
-                let _ = stopping_tx.send(());
-            },
-            args.grace,
-        );
-        // After the grace period, open connections get a few seconds to be
-        // answered; a connection that never finishes must not keep the pod
-        // from terminating.
-        let limit = async move {
-            if stopping_rx.await.is_ok() {
-                tokio::time::sleep(args.grace + Duration::from_secs(5)).await;
-            } else {
-                std::future::pending::<()>().await;
-            }
-        };
-        tokio::select! {
-            served = server => served.context("server failed")?,
-            () = limit => tracing::warn!("open connections did not finish in time; exiting"),
-        }
+        serve(listener, state, shutdown_signal(), Stop::after(args.grace))
+            .await
+            .context("server failed")?;
         tracing::info!("stopped");
         Ok(())
     })

@@ -1,6 +1,6 @@
 //! The HTTP side: `app(state)` is the router (tested with `oneshot`),
-//! `serve(listener, state, shutdown)` runs it until shutdown and drains the
-//! running tasks.
+//! `serve(listener, state, shutdown, stop)` runs it until shutdown, drains
+//! the running tasks and stops for good after a bounded linger.
 //!
 //! What each answer means to Argo's agent (workflow/util/plugin/plugin.go):
 //! 200 is decoded as the reply, so it always carries a JSON body, `{}` when
@@ -23,7 +23,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use std::future::Future;
+use std::future::{Future, IntoFuture as _};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -271,21 +271,65 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
+/// How a server stops once its `shutdown` future resolves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stop {
+    /// Running tasks get this long to finish; calls are answered meanwhile
+    /// (new tasks get a 503 the agent retries).
+    pub grace: Duration,
+    /// After the grace period, open connections get this long to be
+    /// answered; then [`serve`] returns anyway, so a connection that never
+    /// finishes cannot keep the pod from terminating.
+    pub linger: Duration,
+}
+
+impl Stop {
+    /// The linger of a real server: a few seconds to write the last answers.
+    pub const LINGER: Duration = Duration::from_secs(5);
+
+    /// `grace`, then [`Stop::LINGER`].
+    pub fn after(grace: Duration) -> Self {
+        Stop {
+            grace,
+            linger: Self::LINGER,
+        }
+    }
+}
+
 /// Serve until `shutdown` resolves; then start no new task, keep answering
-/// calls for up to `grace` while running tasks finish, stop the rest, and
-/// return once open requests are answered.
+/// calls for up to `stop.grace` while running tasks finish, stop the rest,
+/// and return once open requests are answered — or, at the latest,
+/// `stop.linger` after the grace period (the hard stop).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
-    grace: Duration,
+    stop: Stop,
 ) -> std::io::Result<()> {
     let jobs = Arc::clone(state.jobs());
-    axum::serve(listener, app(state))
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app(state))
         .with_graceful_shutdown(async move {
             shutdown.await;
+            let _ = stopping_tx.send(());
             tracing::info!(running = jobs.running(), "shutting down: no new tasks");
-            jobs.drain(grace).await;
+            jobs.drain(stop.grace).await;
         })
-        .await
+        .into_future();
+    let hard_stop = async move {
+        // Dropped unsent: the server ended by itself, and the other branch
+        // has its result.
+        if stopping_rx.await.is_ok() {
+            tokio::time::sleep(stop.grace + stop.linger).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        served = server => served,
+        () = hard_stop => {
+            tracing::warn!("open connections did not finish in time; stopping");
+            Ok(())
+        }
+    }
 }

@@ -5,6 +5,20 @@
 //! carries a span. It is safe Rust with two small dependencies (arraydeque,
 //! thiserror). `yaml_serde` keeps libyaml's marks private, and `yaml-rust2`
 //! would add encoding_rs and hashlink for the same events.
+//!
+//! Kubernetes tools read YAML with go-yaml (`sigs.k8s.io/yaml`), which is
+//! laxer than YAML 1.2 in one way Argo's own examples rely on: the lines of
+//! a flow collection or a quoted scalar may continue at, or left of, the
+//! indentation of the key that holds them (argo-workflows
+//! `examples/sidecar.yaml`: `args: ["` … `"]` with `"]` under `args`). When
+//! strict parsing fails, [`go_yaml_indentation`] indents such continuation
+//! lines and the text is parsed again; leading spaces on those lines mean
+//! nothing to YAML (flow whitespace, folded quoted lines), so values and
+//! line numbers stay as written.
+//!
+//! Duplicate mapping keys are kept (the first wins for [`Node::get`]) and
+//! listed in [`Stream::duplicates`]: strict readers such as `argo lint`
+//! reject them, and which one Kubernetes keeps is easy to get wrong.
 
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError};
 use serde_json::{Map, Number, Value as Json};
@@ -152,12 +166,123 @@ impl Node {
 
 /// Parse every document of a YAML stream. Empty documents are skipped.
 pub fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
+    parse_stream(text).map(|stream| stream.documents)
+}
+
+/// A parsed YAML stream.
+#[derive(Debug, Default)]
+pub struct Stream {
+    /// The documents, empty ones skipped.
+    pub documents: Vec<Node>,
+    /// Keys that appear twice in one mapping: the second occurrence.
+    pub duplicates: Vec<Key>,
+}
+
+/// Parse every document of a YAML stream, as go-yaml would read it, and
+/// list duplicate keys.
+pub fn parse_stream(text: &str) -> Result<Stream, SyntaxError> {
+    match parse_strict(text) {
+        Ok(stream) => Ok(stream),
+        Err(strict) => match go_yaml_indentation(text) {
+            Some(relaxed) => parse_strict(&relaxed).map_err(|_| strict),
+            None => Err(strict),
+        },
+    }
+}
+
+fn parse_strict(text: &str) -> Result<Stream, SyntaxError> {
     let mut builder = Builder::default();
     for event in Parser::new_from_str(text) {
         let (event, span) = event?;
         builder.push(event, span.start.line())?;
     }
-    Ok(builder.documents)
+    Ok(Stream {
+        documents: builder.documents,
+        duplicates: builder.duplicates,
+    })
+}
+
+/// The text with every continuation line of a flow collection or quoted
+/// scalar indented past the line that opened it, or `None` when no line
+/// needed it. Block scalars (`|`, `>`) and comments are passed over.
+pub fn go_yaml_indentation(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut changed = false;
+    // Open flow collections, and the quote of an unfinished scalar.
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    // Minimum indentation for continuation lines of the open construct.
+    let mut min_indent = 0usize;
+    // Indentation of the line that started a block scalar.
+    let mut block_scalar: Option<usize> = None;
+    for line in text.split_inclusive('\n') {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        let blank = line.trim().is_empty();
+        if let Some(parent) = block_scalar {
+            if blank || indent > parent {
+                out.push_str(line);
+                continue;
+            }
+            block_scalar = None;
+        }
+        let continuing = depth > 0 || quote.is_some();
+        if continuing && !blank && indent < min_indent {
+            out.push_str(&" ".repeat(min_indent - indent));
+            changed = true;
+        }
+        out.push_str(line);
+        if !continuing {
+            // Where a construct opened on this line must continue: past the
+            // column of the line's first key or value.
+            let body = line.trim_start_matches([' ', '-']);
+            min_indent = line.len() - body.len() + 1;
+        }
+        let mut prev = ' ';
+        let mut chars = line.chars().peekable();
+        let mut token_start = !continuing || depth > 0;
+        while let Some(c) = chars.next() {
+            if let Some(q) = quote {
+                if q == '"' && c == '\\' {
+                    chars.next();
+                } else if c == q {
+                    if q == '\'' && chars.peek() == Some(&'\'') {
+                        chars.next();
+                    } else {
+                        quote = None;
+                        token_start = false;
+                    }
+                }
+                prev = c;
+                continue;
+            }
+            match c {
+                '#' if prev == ' ' || prev == '\t' => break,
+                '"' | '\'' if token_start => quote = Some(c),
+                '[' | '{' if token_start => depth += 1,
+                ']' | '}' if depth > 0 => {
+                    depth -= 1;
+                    token_start = false;
+                }
+                ',' if depth > 0 => token_start = true,
+                '|' | '>' if token_start && depth == 0 => {
+                    let rest: String = chars.clone().collect();
+                    let rest = rest.split(" #").next().unwrap_or("").trim();
+                    if rest.chars().all(|r| matches!(r, '+' | '-' | '0'..='9')) {
+                        block_scalar = Some(indent);
+                    }
+                    break;
+                }
+                ' ' | '\t' | '\r' | '\n' => {}
+                ':' | '-' | '?' if matches!(chars.peek(), None | Some(' ' | '\n' | '\r')) => {
+                    token_start = true;
+                }
+                ':' if depth > 0 => token_start = true,
+                _ => token_start = false,
+            }
+            prev = c;
+        }
+    }
+    changed.then_some(out)
 }
 
 /// A partly built collection.
@@ -181,6 +306,7 @@ struct Builder {
     stack: Vec<Open>,
     anchors: HashMap<usize, Node>,
     root: Option<Node>,
+    duplicates: Vec<Key>,
 }
 
 impl Builder {
@@ -271,7 +397,12 @@ impl Builder {
         match self.stack.last_mut() {
             Some(Open::Seq { items, .. }) => items.push(node),
             Some(Open::Map { entries, key, .. }) => match key.take() {
-                Some(k) => entries.push((k, node)),
+                Some(k) => {
+                    if entries.iter().any(|(seen, _)| seen.name == k.name) {
+                        self.duplicates.push(k.clone());
+                    }
+                    entries.push((k, node));
+                }
                 None => {
                     let name = node_key_text(&node);
                     *key = Some(Key {
@@ -360,6 +491,39 @@ mod tests {
             docs[0].get("b").unwrap().to_json(),
             serde_json::json!({"k": "v"})
         );
+    }
+
+    #[test]
+    fn go_yaml_continuation_at_the_key_indentation() {
+        // As in argo-workflows examples/sidecar.yaml and resource-flags.yaml.
+        let text = "a:\n  args: [\"\n    one &&\n    two\n  \"]\n  flags: [\n    \"--x\"  # why\n  ]\n  b: 1\n";
+        let docs = parse_documents(text).unwrap();
+        let a = docs[0].get("a").unwrap();
+        assert_eq!(
+            a.get("args").unwrap().items()[0].as_str(),
+            Some(" one && two ")
+        );
+        assert_eq!(a.get("flags").unwrap().items()[0].as_str(), Some("--x"));
+        assert_eq!(a.get("b").unwrap().line, 9);
+    }
+
+    #[test]
+    fn block_scalars_are_left_alone() {
+        let text = "a: |\n  [not flow\n  'nor quote\nb: [1,\n 2]\n";
+        assert!(go_yaml_indentation(text).is_none());
+        let docs = parse_documents(text).unwrap();
+        assert_eq!(
+            docs[0].get("a").unwrap().as_str(),
+            Some("[not flow\n'nor quote\n")
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_are_listed() {
+        let stream = parse_stream("a: 1\nb: {c: 1}\na: 2\n").unwrap();
+        assert_eq!(stream.duplicates.len(), 1);
+        assert_eq!(stream.duplicates[0].line, 3);
+        assert_eq!(stream.documents[0].get("a").unwrap().value, Value::Int(1));
     }
 
     #[test]

@@ -180,3 +180,74 @@ fn upstream_argo_events_examples_are_structurally_clean() {
         .success()
         .stdout("");
 }
+
+/// What Argo accepts with a remark is a warning: printed, but the run
+/// passes. Argo merges a Workflow's arguments with the referenced
+/// template's (validate.go `Workflow`: `util.MergeParameters`), and `argo
+/// lint` allows a Workflow argument without a value (`Opts.Lint`).
+#[test]
+fn argo_accepted_oddities_are_warnings_that_do_not_fail() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("run.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: argoproj.io/v1alpha1\n\
+         kind: Workflow\n\
+         metadata:\n  generateName: demo-run-\n\
+         spec:\n\
+         \x20 workflowTemplateRef:\n    name: demo-pipeline\n\
+         \x20 arguments:\n\
+         \x20   parameters:\n\
+         \x20     - name: pr_number\n        value: \"7\"\n\
+         \x20     - name: unused\n        value: x\n\
+         \x20     - name: later\n",
+    )
+    .expect("write");
+    let output = sandbox()
+        .current_dir(lint_dir())
+        .arg("lint")
+        .arg("ok")
+        .arg(&file)
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    let warnings: Vec<&str> = stdout.lines().collect();
+    assert_eq!(warnings.len(), 3, "{stdout}");
+    assert!(
+        warnings[0].contains(":12: unknown-argument: warning: argument \"unused\""),
+        "{stdout}"
+    );
+    assert!(
+        warnings[1].contains(":14: arguments: warning: spec.arguments.parameters later"),
+        "{stdout}"
+    );
+    assert!(
+        warnings[2].contains(":14: unknown-argument: warning: argument \"later\""),
+        "{stdout}"
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("0 finding(s) and 3 warning(s)"),
+        "{output:?}"
+    );
+}
+
+/// go-yaml (what kubectl and Argo read YAML with) accepts a flow sequence
+/// or quoted scalar whose closing line sits at the key's indentation, as in
+/// argo-workflows `examples/sidecar.yaml`; a real syntax error still exits 2.
+#[test]
+fn go_yaml_indentation_is_read_and_real_errors_still_fail() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ok = dir.path().join("ok.yaml");
+    std::fs::write(
+        &ok,
+        "apiVersion: argoproj.io/v1alpha1\nkind: WorkflowTemplate\nmetadata:\n  name: demo-go-yaml\n\
+         spec:\n  templates:\n  - name: main\n    container:\n      image: alpine:3.20\n\
+         \x20     args: [\"\n        echo hi\n      \"]\n",
+    )
+    .expect("write");
+    sandbox().arg("lint").arg(&ok).assert().success().stdout("");
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "kind: Workflow\nspec: {a: [1, 2}\n").expect("write");
+    sandbox().arg("lint").arg(&bad).assert().code(2);
+}

@@ -300,13 +300,22 @@ impl fmt::Display for VaultScope {
 
 /// A resolved credential. It prints as `***` in every format, so it cannot
 /// reach a log by accident; [`Secret::expose`] is the one way to the value.
+/// The one secret type of the workspace: git credentials, Vault tokens and
+/// every resolved reference are this.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
 impl Secret {
-    /// Wrap a value.
+    /// Wrap a value. Trailing line breaks are dropped: a file written with
+    /// `echo` or `kubectl create secret --from-file` ends in one, and no
+    /// token, password or URL does — sent along, it would make a valid
+    /// credential fail.
     pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
+        let mut value = value.into();
+        while value.ends_with(['\n', '\r']) {
+            value.pop();
+        }
+        Secret(value)
     }
 
     /// The value, for the one place that needs it (a header, a URL given
@@ -319,6 +328,12 @@ impl Secret {
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Secret({})", crate::redact::MASK)
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(crate::redact::MASK)
     }
 }
 
@@ -425,8 +440,9 @@ mod tests {
 
     #[test]
     fn secrets_never_print() {
-        let s = Secret::new("hunter2-value");
+        let s = Secret::new("hunter2-value\r\n");
         assert_eq!(format!("{s:?}"), "Secret(***)");
+        assert_eq!(format!("{s}"), "***");
         assert_eq!(s.expose(), "hunter2-value");
     }
 }

@@ -11,14 +11,12 @@ pub const LOG_FORMAT: &str = "SANDBOX_LOG_FORMAT";
 pub const LOG_LEVEL: &str = "SANDBOX_LOG_LEVEL";
 /// Directory of third-party test fixtures (default `../shared/fixtures`).
 pub const FIXTURES: &str = "SANDBOX_FIXTURES";
-/// Directory holding the service binaries the test harness starts.
+/// Directory holding the service binaries the test harness starts
+/// (installed by `scripts/lib/tools.sh`).
 pub const TOOLS_DIR: &str = "SANDBOX_TOOLS_DIR";
 /// Directory of the PostgreSQL binaries (`psql`, `pg_restore`, `initdb`)
 /// to use instead of the newest installed ones.
 pub const PGBIN: &str = "SANDBOX_PGBIN";
-/// Set (to anything) to make the tests rewrite generated files — the task
-/// templates and the README's tables — instead of failing on a difference.
-pub const UPDATE_TEMPLATES: &str = "SANDBOX_UPDATE_TEMPLATES";
 /// The `database_url` parameter's variable, also read by `sandbox demo`.
 pub const DATABASE_URL: &str = "SANDBOX_DATABASE_URL";
 
@@ -34,6 +32,30 @@ pub const VAULT_CACERT: &str = "VAULT_CACERT";
 /// The token of `--vault-auth token` (local runs). Never a flag: a token on
 /// a command line is visible to every user of the machine.
 pub const VAULT_TOKEN: &str = "VAULT_TOKEN";
+
+/// `host:port` or `http://host:port` of a GCS emulator: requests go there,
+/// anonymously (the convention of Google's client libraries).
+pub const STORAGE_EMULATOR_HOST: &str = "STORAGE_EMULATOR_HOST";
+/// Path of a Google service-account key or authorized-user JSON file
+/// (Application Default Credentials).
+pub const GOOGLE_APPLICATION_CREDENTIALS: &str = "GOOGLE_APPLICATION_CREDENTIALS";
+/// Host of the GCE/GKE metadata server (default
+/// `metadata.google.internal`), as Google's client libraries read it.
+pub const GCE_METADATA_HOST: &str = "GCE_METADATA_HOST";
+
+/// Set (to anything) by CI systems. Tests that need third-party fixtures
+/// fail instead of skipping when it is set and the fixtures are missing.
+pub const CI: &str = "CI";
+/// Tests: set to rewrite the generated task templates and the README task
+/// table instead of failing when they are stale.
+pub const UPDATE_TEMPLATES: &str = "SANDBOX_UPDATE_TEMPLATES";
+/// Tests: set to rewrite the generated schema tables instead of failing
+/// when they are stale.
+pub const UPDATE_TABLES: &str = "SANDBOX_UPDATE_TABLES";
+/// Tests: the seed of the demo lifecycle kill-point test, to replay a run.
+pub const KILL_SEED: &str = "SANDBOX_KILL_SEED";
+/// Tests: cargo's target directory, where the harness also looks for tools.
+pub const CARGO_TARGET_DIR: &str = "CARGO_TARGET_DIR";
 
 /// The environment variable a flag reads: `SANDBOX_` + its name in upper
 /// snake case (`base_branch` or `base-branch` → `SANDBOX_BASE_BRANCH`).

@@ -254,12 +254,27 @@ impl Policy {
                 "copy into a prefix of its own, e.g. gs://<bucket>/<environment>/",
             ));
         }
-        let owned = match dest {
-            BucketUrl::Gs { bucket, prefix } => {
-                names_environment(bucket, env) || names_environment(prefix, env)
+        let (owned, other) = match dest {
+            BucketUrl::Gs { bucket, prefix } => (
+                names_environment(bucket, env) || names_environment(prefix, env),
+                self.other_environment(bucket, env)
+                    .or_else(|| self.other_environment(prefix, env)),
+            ),
+            BucketUrl::File { path } => {
+                let path = path.to_string_lossy();
+                (
+                    names_environment(&path, env),
+                    self.other_environment(&path, env),
+                )
             }
-            BucketUrl::File { path } => names_environment(&path.to_string_lossy(), env),
         };
+        if let Some(other) = other {
+            return Err(Refusal::new(
+                "foreign-destination",
+                format!("destination {dest} belongs to environment {other}, not {env}"),
+                format!("use a bucket or prefix of {env}'s own, e.g. gs://<bucket>/{env}/"),
+            ));
+        }
         if !owned {
             return Err(Refusal::new(
                 "foreign-destination",
@@ -270,6 +285,27 @@ impl Policy {
             ));
         }
         Ok(())
+    }
+
+    /// The first name of another sandbox of this prefix (`<prefix>pr-<N>`,
+    /// delimited like [`names_environment`]) that `name` carries, if any: a
+    /// bucket `docs-sbx-pr-420` is PR 420's, even with a prefix of PR 42's.
+    fn other_environment(&self, name: &str, env: &EnvironmentName) -> Option<String> {
+        let start = format!("{}pr-", self.prefix().as_str());
+        let delimited = |c: Option<char>| c.is_none_or(|c| NAME_DELIMITERS.contains(&c));
+        name.match_indices(&start).find_map(|(at, _)| {
+            let digits: String = name[at + start.len()..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            let end = at + start.len() + digits.len();
+            let candidate = &name[at..end];
+            (!digits.is_empty()
+                && delimited(name[..at].chars().next_back())
+                && delimited(name[end..].chars().next())
+                && candidate != env.as_str())
+            .then(|| candidate.to_string())
+        })
     }
 
     /// A Vault path whose secrets are read or deleted for the environment
@@ -431,6 +467,9 @@ mod tests {
                 "gs://docs/sbx-pr-4/",
                 "gs://docs/sbx-pr-420x/",
                 "file:///data/sbx-pr-420/",
+                // PR 420's bucket, even with PR 42's prefix in it.
+                "gs://docs-sbx-pr-420/sbx-pr-42/",
+                "gs://docs/sbx-pr-42/sbx-pr-4/",
             ] {
                 assert_eq!(
                     rule(p.check_destination(&url(foreign), &pr(42), Some(&src))),

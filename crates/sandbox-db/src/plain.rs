@@ -133,8 +133,13 @@ impl PlainScanner {
         let text = line.strip_suffix(b"\n").unwrap_or(&line);
         let text = text.strip_suffix(b"\r").unwrap_or(text);
         let mut keep = true;
-        if self.lines_seen <= 3 && text == HEADER {
+        if text == HEADER {
+            // A dump made of several pg_dump runs (schema, then data)
+            // has a header per part, and each part must end in its own
+            // trailer: a trailer seen before this header says nothing of
+            // this part.
             self.header = true;
+            self.trailer = false;
         } else if text == TRAILER {
             self.trailer = true;
         } else if text.starts_with(b"\\connect") || text.starts_with(b"\\c ") {
@@ -357,6 +362,19 @@ COPY public.empty (x) FROM stdin;\n\\.\n\
         let cut = &DUMP[..DUMP.find("\\unrestrict").unwrap()];
         assert!(matches!(
             scan(cut.as_bytes(), 3, false),
+            Err(DbError::Truncated(_))
+        ));
+    }
+
+    /// Two parts, each with its header: the first part's trailer does not
+    /// vouch for the second.
+    #[test]
+    fn every_part_of_a_dump_needs_its_own_trailer() {
+        let two = format!("{DUMP}{DUMP}");
+        assert!(scan(two.as_bytes(), 7, false).is_ok());
+        let cut = &two[..DUMP.len() + DUMP.find("\\unrestrict").unwrap()];
+        assert!(matches!(
+            scan(cut.as_bytes(), 7, false),
             Err(DbError::Truncated(_))
         ));
     }

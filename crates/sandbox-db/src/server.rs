@@ -45,29 +45,6 @@ impl ServerRef {
     }
 }
 
-/// Read a credential's value. This is the one place that knows the
-/// sources; Vault is added here when the secrets client exists.
-pub async fn resolve_credential(reference: &CredentialRef) -> Result<String, DbError> {
-    let value = match reference {
-        CredentialRef::File(path) => {
-            tokio::fs::read_to_string(path)
-                .await
-                .map_err(|source| DbError::File {
-                    what: format!("cannot read the credential file {}", path.display()),
-                    source,
-                })?
-        }
-        CredentialRef::Env(name) => std::env::var(name)
-            .map_err(|_| DbError::Backup(format!("the environment variable {name} is not set")))?,
-        CredentialRef::Vault { .. } => {
-            return Err(DbError::Backup(format!(
-                "{reference}: vault:// references cannot be resolved yet (no Vault client); pass file: or env:"
-            )));
-        }
-    };
-    Ok(value.trim_end_matches(['\n', '\r']).to_string())
-}
-
 /// A resolved server URL.
 #[derive(Clone)]
 pub struct Server {
@@ -81,15 +58,6 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// Resolve a reference to a server.
-    pub async fn resolve(reference: &ServerRef) -> Result<Self, DbError> {
-        let text = match reference {
-            ServerRef::Url(url) => url.clone(),
-            ServerRef::Credential(c) => resolve_credential(c).await?,
-        };
-        Self::from_url(&text)
-    }
-
     /// A server from its URL text.
     pub fn from_url(text: &str) -> Result<Self, DbError> {
         let bad = || {

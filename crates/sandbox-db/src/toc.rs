@@ -26,8 +26,18 @@ pub struct TableEntry {
 /// tables); data follows it.
 pub const HEAD_LIMIT: usize = 16 << 20;
 
+/// The entry types `pg_restore -l` writes that begin with the word TABLE
+/// but are not a table: its data, and a partition attached to its parent
+/// (pg_dump 11+). pg_dump's `_printTocEntry` prints the entry's `desc` as
+/// is, and a desc may be several words (`TABLE DATA`, `TABLE ATTACH`,
+/// `INDEX ATTACH`, `FK CONSTRAINT`, `MATERIALIZED VIEW DATA`, …); only the
+/// one-word `TABLE` names a table.
+const NOT_TABLES: &[&str] = &["TABLE DATA ", "TABLE ATTACH "];
+
 /// Parse the output of `pg_restore -l`: one line per entry,
-/// `id; oid oid TYPE schema name owner`.
+/// `id; oid oid DESC schema name owner`, where DESC is the entry's type
+/// (one or more words). Tables are the entries whose type is exactly
+/// `TABLE`.
 pub fn parse_list(list: &str) -> Vec<TableEntry> {
     let mut tables: Vec<TableEntry> = Vec::new();
     for line in list.lines() {
@@ -42,12 +52,12 @@ pub fn parse_list(list: &str) -> Vec<TableEntry> {
         let (Some(_), Some(_), Some(rest)) = (fields.next(), fields.next(), fields.next()) else {
             continue;
         };
+        if NOT_TABLES.iter().any(|desc| rest.starts_with(desc)) {
+            continue;
+        }
         let Some(rest) = rest.strip_prefix("TABLE ") else {
             continue;
         };
-        if rest.starts_with("DATA ") {
-            continue;
-        }
         // schema, name (may contain spaces), owner (last word).
         let Some((schema, rest)) = rest.split_once(' ') else {
             continue;
@@ -131,5 +141,20 @@ mod tests {
             .map(|t| format!("{}.{}", t.schema, t.name))
             .collect();
         assert_eq!(names, ["public.pgbench_accounts", "public.my table"]);
+    }
+
+    /// Entry types of several words are never read as a schema: a
+    /// partition's `TABLE ATTACH` is not a table in schema `ATTACH`.
+    #[test]
+    fn entry_types_of_several_words_are_not_tables() {
+        let list = "220; 1259 16500 TABLE public payment postgres\n\
+221; 1259 16503 TABLE public payment_p2022_01 postgres\n\
+3400; 0 0 TABLE ATTACH public payment_p2022_01 postgres\n\
+3401; 0 0 INDEX ATTACH public payment_p2022_01_paid_idx postgres\n\
+3402; 0 16503 TABLE DATA public payment_p2022_01 postgres\n\
+3403; 2606 16510 FK CONSTRAINT public payment payment_fk postgres\n\
+3404; 0 16520 MATERIALIZED VIEW DATA public totals postgres\n";
+        let names: Vec<_> = parse_list(list).into_iter().map(|t| t.name).collect();
+        assert_eq!(names, ["payment", "payment_p2022_01"]);
     }
 }

@@ -11,19 +11,16 @@ use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{ChildStderr, Command};
 
-/// Directory of the PostgreSQL client binaries, when not on `PATH` (the
-/// harness and Debian's versioned layout use it).
-pub const PGBIN_ENV: &str = "SANDBOX_PGBIN";
+/// Directory of the PostgreSQL binaries, when not the newest installed
+/// ([`crate::pgbin`]).
+pub const PGBIN_ENV: &str = sandbox_core::env_vars::PGBIN;
 
 /// The application name restore sessions carry in `pg_stat_activity`.
 pub const APPLICATION_NAME: &str = "restore-db";
 
-/// The path of a PostgreSQL client binary.
+/// The path of a PostgreSQL client binary ([`crate::pgbin::bin`]).
 pub fn bin(name: &str) -> PathBuf {
-    match std::env::var_os(PGBIN_ENV) {
-        Some(dir) => PathBuf::from(dir).join(name),
-        None => PathBuf::from(name),
-    }
+    crate::pgbin::bin(name)
 }
 
 /// A command for `tool` against `database`: no prompt, no password on the

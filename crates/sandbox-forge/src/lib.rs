@@ -17,12 +17,13 @@ pub use comments::CommentAction;
 pub use error::ForgeError;
 pub use pulls::{Label, PullDetails};
 
-use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue, USER_AGENT};
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
 use sandbox_core::params::GithubRepo;
-use sandbox_core::retry::Backoff;
+use sandbox_core::retry::{Backoff, Retryable};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The public GitHub API.
@@ -157,10 +158,6 @@ impl GitHub {
             "x-github-api-version",
             HeaderValue::from_static("2022-11-28"),
         );
-        headers.insert(
-            USER_AGENT,
-            HeaderValue::from_static(concat!("argo-sandbox/", env!("CARGO_PKG_VERSION"))),
-        );
         if let Some(token) = token {
             let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
                 ForgeError::Config {
@@ -170,13 +167,18 @@ impl GitHub {
             value.set_sensitive(true);
             headers.insert(AUTHORIZATION, value);
         }
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .timeout(limits.timeout)
-            .build()
-            .map_err(|e| ForgeError::Config {
-                message: format!("cannot build the HTTP client: {e}"),
-            })?;
+        let http = sandbox_http::ClientOptions {
+            timeout: Some(limits.timeout),
+            default_headers: headers,
+            ..sandbox_http::ClientOptions::default()
+        }
+        .build()
+        .map_err(|e| ForgeError::Config {
+            message: match std::error::Error::source(&e) {
+                Some(cause) => format!("{e}: {cause}"),
+                None => e.to_string(),
+            },
+        })?;
         Ok(GitHub { http, api, limits })
     }
 
@@ -302,69 +304,92 @@ impl GitHub {
     }
 
     /// One request with the rate-limit and retry rules; a non-2xx answer is
-    /// an error.
+    /// an error. 5xx and network failures are retried by the limits'
+    /// [`Backoff`]; a rate limit is waited for inside an attempt (at most
+    /// [`Limits::max_rate_limit_waits`] times per request, each no longer
+    /// than [`Limits::max_wait`]).
     async fn send<B: Serialize + ?Sized>(
         &self,
         method: Method,
         url: &str,
         body: Option<&B>,
     ) -> Result<reqwest::Response, ForgeError> {
-        let mut attempt = 0;
-        let mut rate_waits = 0;
+        let rate_waits = AtomicU32::new(0);
+        self.limits
+            .backoff
+            .retry(|_| self.attempt(&method, url, body, &rate_waits))
+            .await
+            .map_err(|Attempt(error)| error)
+    }
+
+    /// One attempt of [`GitHub::send`]: sent again only after rate-limit
+    /// waits.
+    async fn attempt<B: Serialize + ?Sized>(
+        &self,
+        method: &Method,
+        url: &str,
+        body: Option<&B>,
+        rate_waits: &AtomicU32,
+    ) -> Result<reqwest::Response, Attempt> {
         loop {
             let mut request = self.http.request(method.clone(), url);
             if let Some(body) = body {
                 request = request.json(body);
             }
-            let error = match request.send().await {
-                Ok(response) if response.status().is_success() => return Ok(response),
-                Ok(response) => {
-                    let status = response.status();
-                    let wait = rate_limit_wait(status, response.headers(), SystemTime::now());
-                    let message = error_message(response).await;
-                    match wait {
-                        Some(wait)
-                            if wait <= self.limits.max_wait
-                                && rate_waits < self.limits.max_rate_limit_waits =>
-                        {
-                            tracing::warn!(
-                                wait_s = wait.as_secs(),
-                                "GitHub rate limit reached; waiting for the reset"
-                            );
-                            tokio::time::sleep(wait).await;
-                            rate_waits += 1;
-                            continue;
-                        }
-                        Some(wait) => ForgeError::RateLimited {
-                            url: url.to_string(),
-                            wait_s: wait.as_secs(),
-                            message,
-                        },
-                        None => ForgeError::from_status(status, url, message),
-                    }
-                }
-                Err(e) => ForgeError::Network {
+            let response = request.send().await.map_err(|e| {
+                Attempt(ForgeError::Network {
                     url: url.to_string(),
                     source: e.without_url(),
-                },
-            };
-            let retry = matches!(
-                error,
-                ForgeError::Server { .. } | ForgeError::Network { .. }
-            );
-            if retry && attempt + 1 < self.limits.backoff.attempts {
-                let wait = self.limits.backoff.delay(attempt);
-                tracing::warn!(
-                    attempt = attempt + 1,
-                    wait_ms = wait.as_millis() as u64,
-                    "{error}; retrying"
-                );
-                tokio::time::sleep(wait).await;
-                attempt += 1;
-                continue;
+                })
+            })?;
+            let status = response.status();
+            if status.is_success() {
+                return Ok(response);
             }
-            return Err(error);
+            let wait = rate_limit_wait(status, response.headers(), SystemTime::now());
+            let message = error_message(response).await;
+            return Err(Attempt(match wait {
+                Some(wait)
+                    if wait <= self.limits.max_wait
+                        && rate_waits.load(Ordering::Relaxed)
+                            < self.limits.max_rate_limit_waits =>
+                {
+                    tracing::warn!(
+                        wait_s = wait.as_secs(),
+                        "GitHub rate limit reached; waiting for the reset"
+                    );
+                    tokio::time::sleep(wait).await;
+                    rate_waits.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                Some(wait) => ForgeError::RateLimited {
+                    url: url.to_string(),
+                    wait_s: wait.as_secs(),
+                    message,
+                },
+                None => ForgeError::from_status(status, url, message),
+            }));
         }
+    }
+}
+
+/// A failed attempt, as [`Backoff::retry`] sees it: only 5xx answers and
+/// network failures are tried again. A rate limit was already waited for
+/// where that was worth it; one that resets later is left to the workflow.
+struct Attempt(ForgeError);
+
+impl std::fmt::Display for Attempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Retryable for Attempt {
+    fn is_transient(&self) -> bool {
+        matches!(
+            self.0,
+            ForgeError::Server { .. } | ForgeError::Network { .. }
+        )
     }
 }
 
@@ -395,7 +420,7 @@ async fn error_message(response: reqwest::Response) -> String {
 }
 
 /// How long GitHub asks us to wait, if this answer is a rate limit:
-/// `retry-after` seconds (secondary limits), or until `x-ratelimit-reset`
+/// `retry-after` (secondary limits; seconds or an HTTP-date), or until `x-ratelimit-reset`
 /// when `x-ratelimit-remaining` is 0 (primary limit).
 fn rate_limit_wait(status: StatusCode, headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     if status != StatusCode::FORBIDDEN && status != StatusCode::TOO_MANY_REQUESTS {
@@ -407,8 +432,8 @@ fn rate_limit_wait(status: StatusCode, headers: &HeaderMap, now: SystemTime) -> 
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
     };
-    if let Some(seconds) = header("retry-after").and_then(|v| v.parse::<u64>().ok()) {
-        return Some(Duration::from_secs(seconds));
+    if let Some(wait) = sandbox_http::retry_after_at(headers, now) {
+        return Some(wait);
     }
     if header("x-ratelimit-remaining") == Some("0") {
         let now = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();

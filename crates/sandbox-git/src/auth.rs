@@ -3,41 +3,9 @@
 //! error instead of libgit2's "too many authentication replays".
 
 use std::cell::Cell;
-use std::fmt;
 use std::path::PathBuf;
 
-/// A resolved secret value. Its `Debug` and `Display` print a mask, so it
-/// can sit in structs that are logged.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wrap a value (trailing newlines, as files have, are dropped).
-    pub fn new(value: impl Into<String>) -> Self {
-        let mut value = value.into();
-        while value.ends_with('\n') || value.ends_with('\r') {
-            value.pop();
-        }
-        Secret(value)
-    }
-
-    /// The value itself; only for handing it to the library that needs it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(sandbox_core::redact::MASK)
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(sandbox_core::redact::MASK)
-    }
-}
+use sandbox_core::credential::Secret;
 
 /// How to authenticate to a remote.
 #[derive(Debug, Clone, Default)]
@@ -149,7 +117,7 @@ mod tests {
     fn secrets_never_print() {
         let s = Secret::new("ghp_abcdef\n");
         assert_eq!(s.expose(), "ghp_abcdef");
-        assert_eq!(format!("{s} {s:?}"), "*** ***");
+        assert_eq!(format!("{s} {s:?}"), "*** Secret(***)");
         let auth = Auth::Token {
             user: "x".into(),
             token: s,

@@ -19,9 +19,12 @@ mod error;
 mod known_hosts;
 mod workspace;
 
-pub use auth::{Auth, Secret};
+pub use auth::Auth;
 pub use edit::{EditError, TreeEdit};
 pub use error::GitError;
+/// The workspace's one secret type, re-exported for callers that build an
+/// [`Auth`] (`sandbox_core::credential::Secret`).
+pub use sandbox_core::credential::Secret;
 pub use workspace::{
     Author, BranchCreated, DEFAULT_AUTHOR_EMAIL, DEFAULT_AUTHOR_NAME, IfExists, Options,
     PushOutcome, Workspace,

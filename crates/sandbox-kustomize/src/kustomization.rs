@@ -155,6 +155,27 @@ impl Kustomization {
 
     /// Apply one edit.
     pub fn apply(&mut self, edit: &Edit) -> Result<(), KustomizeError> {
+        let before = self.to_string();
+        self.apply_in_tree(edit)?;
+        self.keep_trailing_comments(&before)
+    }
+
+    /// A top-level key this edit added goes after the comment lines that
+    /// trail the key before it, not between that key and its comments: a
+    /// list's commented-out entries (`# - ../components/b`) stay with the
+    /// list, so uncommenting them later does not put them under the new
+    /// key. yaml-edit inserts a new entry right after the previous entry's
+    /// last node, which comes before those comments.
+    fn keep_trailing_comments(&mut self, before: &str) -> Result<(), KustomizeError> {
+        let after = self.to_string();
+        let Some(moved) = move_past_trailing_comments(before, &after) else {
+            return Ok(());
+        };
+        *self = Kustomization::parse(&moved)?;
+        Ok(())
+    }
+
+    fn apply_in_tree(&mut self, edit: &Edit) -> Result<(), KustomizeError> {
         match edit {
             Edit::Namespace(ns) => {
                 set_scalar(&self.root, "namespace", ns, Some(FIELD_ORDER));
@@ -379,6 +400,76 @@ impl fmt::Display for Kustomization {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.file)
     }
+}
+
+/// When `after` is `before` with lines inserted that start with a
+/// top-level key, and the lines right after them are comments that trail
+/// the content before them, `after` with the inserted lines moved past
+/// those comments. Comments trail the content above them when no blank
+/// line separates them from it, and either a blank line (or the end)
+/// follows them or they are commented-out list entries (`# - x`); a
+/// comment directly above the next key is that key's and stays with it.
+fn move_past_trailing_comments(before: &str, after: &str) -> Option<String> {
+    let old: Vec<&str> = before.split_inclusive('\n').collect();
+    let new: Vec<&str> = after.split_inclusive('\n').collect();
+    let prefix = old.iter().zip(&new).take_while(|(a, b)| a == b).count();
+    let max_suffix = old.len().min(new.len()) - prefix;
+    let suffix = old
+        .iter()
+        .rev()
+        .zip(new.iter().rev())
+        .take(max_suffix)
+        .take_while(|(a, b)| a == b)
+        .count();
+    if prefix + suffix != old.len() || new.len() <= old.len() || prefix == 0 {
+        return None;
+    }
+    let inserted = &new[prefix..new.len() - suffix];
+    let is_blank = |l: &str| l.trim().is_empty();
+    let is_comment = |l: &str| l.trim_start().starts_with('#');
+    let top_level = |l: &str| !l.starts_with([' ', '\t', '-', '#']) && !is_blank(l);
+    if !top_level(inserted[0]) || is_blank(new[prefix - 1]) || is_comment(new[prefix - 1]) {
+        return None;
+    }
+    let rest = &new[new.len() - suffix..];
+    let comments = rest.iter().take_while(|l| is_comment(l)).count();
+    if comments == 0 {
+        return None;
+    }
+    let ends_block = rest
+        .get(comments)
+        .is_none_or(|l| is_blank(l) || l.starts_with("---") || l.starts_with("..."));
+    let trailing = if ends_block {
+        comments
+    } else {
+        rest[..comments]
+            .iter()
+            .take_while(|l| {
+                let text = l.trim_start().trim_start_matches('#').trim_start();
+                text.starts_with("- ") || text == "-" || l.starts_with([' ', '\t'])
+            })
+            .count()
+    };
+    if trailing == 0 {
+        return None;
+    }
+    let mut out = String::with_capacity(after.len());
+    new[..prefix].iter().for_each(|l| out.push_str(l));
+    let mut moved_comments: String = rest[..trailing].concat();
+    if !moved_comments.ends_with('\n') {
+        // The comments ended the file without a line break; the inserted
+        // lines now come after them.
+        let eol = if after.contains("\r\n") { "\r\n" } else { "\n" };
+        moved_comments.push_str(eol);
+    }
+    out.push_str(&moved_comments);
+    let mut block: String = inserted.concat();
+    if trailing == rest.len() && !before.ends_with('\n') {
+        block.truncate(block.trim_end_matches(['\r', '\n']).len());
+    }
+    out.push_str(&block);
+    rest[trailing..].iter().for_each(|l| out.push_str(l));
+    Some(out)
 }
 
 /// Whether the first block sequence under a top-level key is indented.

@@ -1,5 +1,6 @@
-//! Format-preserving edits of Kustomize `kustomization.yaml` files, and
-//! rendering of a kustomization from a tera template.
+//! Format-preserving edits of Kustomize `kustomization.yaml` files,
+//! rendering of a kustomization from a tera template, and the check that
+//! an edited overlay still builds ([`render`]).
 //!
 //! An environment's overlay is a file people read and review: the diff of
 //! an automated edit must touch only the values that changed. Edits go
@@ -27,6 +28,7 @@ mod diff;
 mod edit;
 mod error;
 mod kustomization;
+pub mod render;
 mod template;
 
 pub use diff::unified_diff;

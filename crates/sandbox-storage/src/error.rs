@@ -136,7 +136,7 @@ impl Retryable for StorageError {
     fn is_transient(&self) -> bool {
         match self {
             StorageError::Status { status, .. } => {
-                *status == 429 || *status == 408 || (500..600).contains(status)
+                reqwest::StatusCode::from_u16(*status).is_ok_and(sandbox_http::is_transient)
             }
             StorageError::Transport { source, .. } => !source.is_builder(),
             StorageError::Io { source, .. } => matches!(

@@ -15,7 +15,6 @@ use sandbox_core::retry::Backoff;
 use serde::Deserialize;
 use std::ops::Range;
 use std::sync::Arc;
-use std::time::Duration;
 
 mod delete;
 
@@ -137,11 +136,6 @@ fn with_query(url: &str, query: &[(&str, &str)]) -> String {
     out
 }
 
-fn retry_after(response: &Response) -> Option<Duration> {
-    let value = response.headers().get("retry-after")?.to_str().ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
-
 /// What a request is about, to name it in errors.
 struct Target<'a> {
     operation: String,
@@ -205,7 +199,7 @@ impl Gcs {
 
     async fn status_error(&self, target: &Target<'_>, response: Response) -> StorageError {
         let status = response.status();
-        let retry_after = retry_after(&response);
+        let retry_after = sandbox_http::retry_after(response.headers());
         let message = shorten(&response.text().await.unwrap_or_default());
         let bucket = format!("gs://{}", target.bucket);
         match status {

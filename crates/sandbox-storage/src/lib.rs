@@ -32,10 +32,13 @@ mod gcs;
 pub mod glob;
 mod local;
 mod object;
+pub mod sync;
 
 pub use auth::Credentials;
 pub use error::StorageError;
-pub use object::{ByteStream, ObjectInfo, ObjectStream, into_async_read, parse_rfc3339};
+pub use object::{
+    ByteStream, Entry, EntryStream, ObjectInfo, ObjectStream, into_async_read, parse_rfc3339,
+};
 
 use futures_util::TryStreamExt;
 use sandbox_core::params::BucketUrl;
@@ -110,7 +113,7 @@ pub fn normalize_endpoint(endpoint: &str) -> String {
 }
 
 /// Options of [`Storage::copy`].
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CopyOptions {
     /// The generation the destination must have for the copy to happen
     /// (`Some(0)`: it must not exist). Guards against overwriting an object
@@ -138,16 +141,21 @@ impl Storage {
     /// credentials are reported by the first `gs://` call, so `file://` runs
     /// need none.
     pub fn new(config: StorageConfig) -> Result<Self, StorageError> {
-        // rustls needs a process-wide crypto provider; ring is the one the
-        // workspace already builds. Installing twice is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("argo-sandbox/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(120))
-            .pool_max_idle_per_host(config.max_idle_connections)
-            .build()
-            .map_err(|e| StorageError::transport("build the HTTP client", e))?;
+        let http = sandbox_http::ClientOptions {
+            connect_timeout: Some(Duration::from_secs(10)),
+            read_timeout: Some(Duration::from_secs(120)),
+            max_idle_per_host: Some(config.max_idle_connections),
+            ..sandbox_http::ClientOptions::default()
+        }
+        .build()
+        .map_err(|e| match e {
+            sandbox_http::ClientError::Build(e) => {
+                StorageError::transport("build the HTTP client", e)
+            }
+            // No CA file is given, so only reqwest can fail; were one given,
+            // a bad file would be the configuration's fault.
+            other => StorageError::Unsupported(other.to_string()),
+        })?;
         let credentials = match config.credentials {
             CredentialSource::Anonymous => Ok(Credentials::Anonymous),
             CredentialSource::Given(c) => Ok(c),
@@ -204,6 +212,15 @@ impl Storage {
                 Err(e) => futures_util::stream::once(async { Err(e) }).boxed_stream(),
             },
             BucketUrl::File { path } => local::list(path.clone()),
+        }
+    }
+
+    /// [`Storage::list`], also telling which `file://` files it leaves out
+    /// because their path is not UTF-8 (GCS names always are).
+    pub fn list_entries(&self, location: &BucketUrl) -> EntryStream {
+        match location {
+            BucketUrl::File { path } => local::list_entries(path.clone()),
+            BucketUrl::Gs { .. } => self.list(location).map_ok(Entry::Object).boxed_stream(),
         }
     }
 

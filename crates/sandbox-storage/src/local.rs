@@ -5,7 +5,7 @@
 //! place, so a crash never leaves half an object under its real name.
 
 use crate::StorageError;
-use crate::object::{ByteStream, ObjectInfo, ObjectStream};
+use crate::object::{ByteStream, Entry, EntryStream, ObjectInfo, ObjectStream, escape_non_utf8};
 use futures_util::{StreamExt, TryStreamExt};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::ops::Range;
@@ -50,14 +50,44 @@ fn info(key: String, meta: &std::fs::Metadata) -> ObjectInfo {
 
 /// Every file below `root`, in byte order of the `/`-joined key: a
 /// directory `d` sorts as `d/`, so `a-b` comes before `a/x` as in GCS.
+/// A file whose path is not UTF-8 is left out with a warning; see
+/// [`list_entries`] to learn which.
 pub(crate) fn list(root: PathBuf) -> ObjectStream {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<ObjectInfo, StorageError>>(1024);
+    list_entries(root)
+        .try_filter_map(|entry| {
+            std::future::ready(Ok(match entry {
+                Entry::Object(o) => Some(o),
+                Entry::NotUtf8(o) => {
+                    tracing::warn!(path = %o.key, "skipping a file whose name is not UTF-8");
+                    None
+                }
+            }))
+        })
+        .boxed()
+}
+
+/// [`list`], with each file whose path is not UTF-8 as an
+/// [`Entry::NotUtf8`] where the walk meets it.
+pub(crate) fn list_entries(root: PathBuf) -> EntryStream {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Entry, StorageError>>(1024);
     crate::object::receive(rx, async move {
         let _ = tokio::task::spawn_blocking(move || walk(&root, &tx)).await;
     })
 }
 
-fn walk(root: &Path, tx: &tokio::sync::mpsc::Sender<Result<ObjectInfo, StorageError>>) {
+/// One directory being walked.
+struct Level {
+    /// Its entries not yet visited, in key order.
+    entries: std::vec::IntoIter<DirEntry>,
+    /// Its path on disk.
+    path: PathBuf,
+    /// Its key with a trailing `/` (empty for the root).
+    key: String,
+    /// Its path is not UTF-8: nothing below it can be an object.
+    not_utf8: bool,
+}
+
+fn walk(root: &Path, tx: &tokio::sync::mpsc::Sender<Result<Entry, StorageError>>) {
     match std::fs::metadata(root) {
         Ok(m) if m.is_dir() => {}
         Ok(_) => {
@@ -73,30 +103,34 @@ fn walk(root: &Path, tx: &tokio::sync::mpsc::Sender<Result<ObjectInfo, StorageEr
         }
     }
     // Depth-first; each level holds only its own sorted entries.
-    let mut stack: Vec<std::vec::IntoIter<(String, bool)>> = Vec::new();
-    let mut dirs: Vec<String> = Vec::new();
-    match entries(root) {
-        Ok(e) => stack.push(e.into_iter()),
+    let mut stack = match entries(root) {
+        Ok(e) => vec![Level {
+            entries: e.into_iter(),
+            path: root.to_path_buf(),
+            key: String::new(),
+            not_utf8: false,
+        }],
         Err(e) => {
             let _ = tx.blocking_send(Err(e));
             return;
         }
-    }
+    };
     while let Some(level) = stack.last_mut() {
-        let Some((name, is_dir)) = level.next() else {
+        let Some(entry) = level.entries.next() else {
             stack.pop();
-            dirs.pop();
             continue;
         };
-        let mut key = dirs.iter().map(|d| format!("{d}/")).collect::<String>();
-        key.push_str(&name);
-        let path = root.join(&key);
-        if is_dir {
+        let path = level.path.join(&entry.file_name);
+        let key = format!("{}{}", level.key, entry.name);
+        let not_utf8 = level.not_utf8 || !entry.utf8;
+        if entry.is_dir {
             match entries(&path) {
-                Ok(e) => {
-                    stack.push(e.into_iter());
-                    dirs.push(name);
-                }
+                Ok(e) => stack.push(Level {
+                    entries: e.into_iter(),
+                    path,
+                    key: format!("{key}/"),
+                    not_utf8,
+                }),
                 Err(e) => {
                     let _ = tx.blocking_send(Err(e));
                     return;
@@ -105,7 +139,14 @@ fn walk(root: &Path, tx: &tokio::sync::mpsc::Sender<Result<ObjectInfo, StorageEr
             continue;
         }
         let item = std::fs::metadata(&path)
-            .map(|m| info(key, &m))
+            .map(|m| {
+                let object = info(key, &m);
+                if not_utf8 {
+                    Entry::NotUtf8(object)
+                } else {
+                    Entry::Object(object)
+                }
+            })
             .map_err(|e| StorageError::io(operation("stat", &path), e));
         let failed = item.is_err();
         if tx.blocking_send(item).is_err() || failed {
@@ -114,17 +155,30 @@ fn walk(root: &Path, tx: &tokio::sync::mpsc::Sender<Result<ObjectInfo, StorageEr
     }
 }
 
+/// One entry of a directory.
+struct DirEntry {
+    /// Its name on disk.
+    file_name: std::ffi::OsString,
+    /// Its name as a key segment (bytes that are not UTF-8 as `\xNN`).
+    name: String,
+    /// The name is UTF-8.
+    utf8: bool,
+    is_dir: bool,
+}
+
 /// A directory's entries sorted by key order: directories as `name/`.
 /// Symlinked directories are not followed (no loops); partial writes are
 /// skipped.
-fn entries(dir: &Path) -> Result<Vec<(String, bool)>, StorageError> {
+fn entries(dir: &Path) -> Result<Vec<DirEntry>, StorageError> {
+    use std::os::unix::ffi::OsStrExt;
     let read = std::fs::read_dir(dir).map_err(|e| StorageError::io(operation("list", dir), e))?;
     let mut out = Vec::new();
     for entry in read {
         let entry = entry.map_err(|e| StorageError::io(operation("list", dir), e))?;
-        let Ok(name) = entry.file_name().into_string() else {
-            tracing::warn!(path = %entry.path().display(), "skipping a file whose name is not UTF-8");
-            continue;
+        let file_name = entry.file_name();
+        let (name, utf8) = match file_name.to_str() {
+            Some(name) => (name.to_string(), true),
+            None => (escape_non_utf8(file_name.as_bytes()), false),
         };
         if name.starts_with(PARTIAL_PREFIX) {
             continue;
@@ -136,13 +190,18 @@ fn entries(dir: &Path) -> Result<Vec<(String, bool)>, StorageError> {
         if kind.is_symlink() && entry.path().is_dir() {
             continue;
         }
-        out.push((name, is_dir));
+        out.push(DirEntry {
+            file_name,
+            name,
+            utf8,
+            is_dir,
+        });
     }
-    out.sort_by(|(a, ad), (b, bd)| {
-        let a = a.as_bytes().iter().chain(if *ad { &b"/"[..] } else { &[] });
-        let b = b.as_bytes().iter().chain(if *bd { &b"/"[..] } else { &[] });
-        a.cmp(b)
-    });
+    fn key(e: &DirEntry) -> impl Iterator<Item = &u8> {
+        let slash: &[u8] = if e.is_dir { b"/" } else { b"" };
+        e.name.as_bytes().iter().chain(slash)
+    }
+    out.sort_by(|a, b| key(a).cmp(key(b)));
     Ok(out)
 }
 

@@ -52,18 +52,45 @@ impl ObjectInfo {
 /// A listing: objects in name order, fetched page by page as it is polled.
 pub type ObjectStream = BoxStream<'static, Result<ObjectInfo, StorageError>>;
 
+/// One entry of a listing that also reports what it cannot list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// An object, in name order with the other objects.
+    Object(ObjectInfo),
+    /// A `file://` file whose path is not UTF-8, so it cannot be an object
+    /// name (GCS names are UTF-8). Its `key` shows each byte that is not
+    /// UTF-8 as `\xNN`; it can be neither read nor copied.
+    NotUtf8(ObjectInfo),
+}
+
+/// A listing with the entries it could not list as objects, in walk order.
+pub type EntryStream = BoxStream<'static, Result<Entry, StorageError>>;
+
+/// `bytes` as text: valid UTF-8 as it is, every other byte as `\xNN`.
+pub(crate) fn escape_non_utf8(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            let _ = write!(out, "\\x{b:02X}");
+        }
+    }
+    out
+}
+
 /// The content of an object, chunk by chunk.
 pub type ByteStream = BoxStream<'static, Result<Bytes, StorageError>>;
 
 /// The stream of what `producer` sends on the channel behind `rx`. The
 /// producer starts at once when called inside a Tokio runtime (so two
 /// listings asked for together run together), else on the first poll.
-pub(crate) fn receive(
-    rx: tokio::sync::mpsc::Receiver<Result<ObjectInfo, StorageError>>,
+pub(crate) fn receive<T: Send + 'static>(
+    rx: tokio::sync::mpsc::Receiver<Result<T, StorageError>>,
     producer: impl std::future::Future<Output = ()> + Send + 'static,
-) -> ObjectStream {
+) -> BoxStream<'static, Result<T, StorageError>> {
     use futures_util::StreamExt;
-    let items = |rx: tokio::sync::mpsc::Receiver<Result<ObjectInfo, StorageError>>| {
+    let items = |rx: tokio::sync::mpsc::Receiver<Result<T, StorageError>>| {
         futures_util::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|item| (item, rx))
         })

@@ -246,7 +246,7 @@ mod tests {
     fn committed_task_templates_match_the_tasks() {
         let dir =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../cluster-workflow-templates/tasks");
-        let update = std::env::var_os("SANDBOX_UPDATE_TEMPLATES").is_some();
+        let update = std::env::var_os(sandbox_core::env_vars::UPDATE_TEMPLATES).is_some();
         let mut stale = Vec::new();
         for (file, yaml) in registry::task_templates() {
             let path = dir.join(&file);

@@ -16,14 +16,13 @@ use crate::{Context, OutputSpec, Task};
 use clap::Args;
 use sandbox_core::params::{BranchName, Invalid, Namespace, Problems, RepoPath};
 use sandbox_core::{Classify, Outputs, TaskError};
-use sandbox_git::{Author, EditError, TreeEdit};
+use sandbox_git::{Author, EditError, GitError, TreeEdit};
 use sandbox_kustomize::{
     Edit, ImageEdit, KUSTOMIZATION_FILE_NAMES, Kustomization, KustomizeError, LabelEdit,
     LiteralEdit, ReplacementSourceEdit, TemplateContext,
+    render::{self, RenderCheck},
 };
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 /// Edit the environment's Kustomize overlay on its branch and push it.
 #[derive(Debug, Clone, Default, Args)]
@@ -113,10 +112,6 @@ pub struct Params {
 
 /// The task.
 pub struct PatchKustomize;
-
-/// How long `kubectl kustomize` may take: a local render takes ~0.1 s; a
-/// remote base can hang on the network.
-const RENDER_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// A validated run.
 #[derive(Debug, Clone)]
@@ -474,214 +469,39 @@ fn find_kustomization(
     Ok(None)
 }
 
+/// The branch being edited, as the render check reads it.
+struct Branch<'a, 'r>(&'a TreeEdit<'r>);
+
+impl render::Tree for Branch<'_, '_> {
+    type Error = GitError;
+    fn read(&self, path: &str) -> Result<Option<Vec<u8>>, GitError> {
+        self.0.read(path)
+    }
+    fn list(&self, dir: &str) -> Result<Vec<String>, GitError> {
+        self.0.list(dir)
+    }
+    fn materialize(&self, dir: &Path) -> Result<(), GitError> {
+        self.0.materialize(dir)
+    }
+}
+
 /// Render the edited overlay with `kubectl kustomize` (with `overlay_file`
-/// written over the tree, when given); an overlay that does not render is
-/// a precondition error carrying kubectl's message.
-///
-/// Writing out a 5,000-file tree costs seconds, so the first try writes
-/// only what the overlay can reach: the files of each kustomization's
-/// directory and every path its values name, following directories. A
-/// failure there is confirmed with the whole tree before refusing, so a
-/// reference this walk cannot see never refuses a good overlay.
+/// written over the tree, when given); an overlay that does not render,
+/// or needs a helm that is not there, is a precondition error.
 fn verify_render(
     tree: &TreeEdit<'_>,
     overlay_file: Option<(&str, &str)>,
     plan: &Plan,
 ) -> Result<(), EditError> {
-    let started = Instant::now();
-    let quick = render_in(plan, |dir| {
-        write_reachable(tree, plan.overlay.as_str(), overlay_file, dir)
-    })?;
-    let Err(_) = quick else {
-        tracing::debug!(overlay = %plan.overlay, ms = started.elapsed().as_millis() as u64, "overlay renders");
-        return Ok(());
-    };
-    tracing::debug!("the overlay does not render from the files it names; trying the whole tree");
-    let full = render_in(plan, |dir| {
-        tree.materialize(dir)?;
-        if let Some((path, text)) = overlay_file {
-            write_file(dir, path, text.as_bytes())?;
-        }
-        Ok(())
-    })?;
-    full.map_err(|message| {
-        EditError::precondition(format!(
-            "the patched overlay {} does not render; nothing pushed: {message}",
-            plan.overlay
-        ))
-    })
-}
-
-/// Fill a temporary directory with `fill`, run `kubectl kustomize` on the
-/// overlay in it: `Ok(Err(message))` when it does not render.
-fn render_in(
-    plan: &Plan,
-    fill: impl FnOnce(&Path) -> Result<(), EditError>,
-) -> Result<Result<(), String>, EditError> {
-    let dir = tempfile::Builder::new()
-        .prefix("patch-kustomize-")
-        .tempdir()
-        .map_err(io_error)?;
-    let tree_dir = dir.path().join("tree");
-    std::fs::create_dir(&tree_dir).map_err(io_error)?;
-    fill(&tree_dir)?;
-    // kubectl's errors go to a file: a pipe nobody reads while waiting
-    // would stall a chatty kubectl.
-    let stderr_path = dir.path().join("stderr");
-    let stderr = std::fs::File::create(&stderr_path).map_err(io_error)?;
-    let started = Instant::now();
-    let mut child = Command::new(&plan.kubectl)
-        .arg("kustomize")
-        .arg(tree_dir.join(plan.overlay.as_str()))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(stderr)
-        .spawn()
+    RenderCheck::new(&plan.kubectl)
+        .verify(&Branch(tree), plan.overlay.as_str(), overlay_file)
         .map_err(|e| {
-            EditError::precondition(format!(
-                "--verify-render: cannot run {} (install kubectl or pass --kubectl)",
-                plan.kubectl.display()
-            ))
-            .with_source(e)
-        })?;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() < RENDER_TIMEOUT => {
-                std::thread::sleep(Duration::from_millis(5));
+            let error = EditError::new(e.kind(), e.to_string());
+            match std::error::Error::source(&e) {
+                Some(cause) => error.with_source(cause.to_string()),
+                None => error,
             }
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Ok(Err(format!(
-                    "kubectl kustomize did not finish in {}s",
-                    RENDER_TIMEOUT.as_secs()
-                )));
-            }
-            Err(e) => {
-                return Err(EditError::precondition("cannot wait for kubectl").with_source(e));
-            }
-        }
-    };
-    if status.success() {
-        return Ok(Ok(()));
-    }
-    let message = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-    let message = message.replace(&format!("{}/", tree_dir.display()), "");
-    Ok(Err(message.trim().chars().take(2000).collect()))
-}
-
-/// Write what the kustomization in `dir` can reach: the files directly in
-/// `dir`, every file a value of its kustomization names (also the `path`
-/// of `KEY=path`), and, recursively, every directory one names.
-fn write_reachable(
-    tree: &TreeEdit<'_>,
-    overlay: &str,
-    overlay_file: Option<(&str, &str)>,
-    out: &Path,
-) -> Result<(), EditError> {
-    use serde::Deserialize;
-    let mut dirs = vec![overlay.to_string()];
-    let mut seen = std::collections::BTreeSet::new();
-    let mut written = std::collections::BTreeSet::new();
-    let read = |path: &str| -> Result<Option<Vec<u8>>, EditError> {
-        match overlay_file {
-            Some((p, text)) if p == path => Ok(Some(text.as_bytes().to_vec())),
-            _ => Ok(tree.read(path)?),
-        }
-    };
-    // Bounded: each directory is visited once, and the tree is finite.
-    while let Some(dir) = dirs.pop() {
-        if !seen.insert(dir.clone()) {
-            continue;
-        }
-        let mut names = tree.list(&dir)?;
-        if let Some((p, _)) = overlay_file
-            && let Some(name) = p.strip_prefix(&format!("{dir}/"))
-            && !name.contains('/')
-        {
-            names.push(name.to_string());
-        }
-        let mut references = Vec::new();
-        for name in names {
-            let path = format!("{dir}/{name}");
-            let Some(bytes) = read(&path)? else { continue };
-            if KUSTOMIZATION_FILE_NAMES.contains(&name.as_str()) {
-                let text = String::from_utf8_lossy(&bytes);
-                for doc in yaml_serde::Deserializer::from_str(&text) {
-                    if let Ok(value) = serde_json::Value::deserialize(doc) {
-                        strings_in(&value, &mut references);
-                    }
-                }
-            }
-            if written.insert(path.clone()) {
-                write_file(out, &path, &bytes)?;
-            }
-        }
-        for reference in references {
-            let candidates = [
-                Some(reference.as_str()),
-                reference.split_once('=').map(|(_, p)| p),
-            ];
-            for candidate in candidates.into_iter().flatten() {
-                let Some(path) = join_in_repo(&dir, candidate) else {
-                    continue;
-                };
-                if let Some(bytes) = read(&path)? {
-                    if written.insert(path.clone()) {
-                        write_file(out, &path, &bytes)?;
-                    }
-                } else if !seen.contains(&path) && !tree.list(&path)?.is_empty() {
-                    dirs.push(path);
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Every string in a YAML value that could be a relative path.
-fn strings_in(value: &serde_json::Value, out: &mut Vec<String>) {
-    match value {
-        serde_json::Value::String(s)
-            if !s.contains("://") && !s.contains('\n') && !s.is_empty() =>
-        {
-            out.push(s.clone());
-        }
-        serde_json::Value::Array(items) => items.iter().for_each(|v| strings_in(v, out)),
-        serde_json::Value::Object(map) => map.values().for_each(|v| strings_in(v, out)),
-        _ => {}
-    }
-}
-
-/// `dir/relative` normalized, when it stays inside the repository.
-fn join_in_repo(dir: &str, relative: &str) -> Option<String> {
-    if relative.starts_with('/') {
-        return None;
-    }
-    let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
-    for part in relative.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            p => parts.push(p),
-        }
-    }
-    (!parts.is_empty()).then(|| parts.join("/"))
-}
-
-fn write_file(root: &Path, path: &str, bytes: &[u8]) -> Result<(), EditError> {
-    let file = root.join(path);
-    if let Some(parent) = file.parent() {
-        std::fs::create_dir_all(parent).map_err(io_error)?;
-    }
-    std::fs::write(file, bytes).map_err(io_error)
-}
-
-fn io_error(e: std::io::Error) -> EditError {
-    EditError::precondition("cannot write the tree to render").with_source(e)
+        })
 }
 
 /// The commit message: what changed, never a literal's value.
@@ -748,21 +568,6 @@ fn in_file(path: &str, e: KustomizeError) -> EditError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn references_resolve_inside_the_repository_only() {
-        assert_eq!(
-            join_in_repo("overlays/sbx", "../../base").as_deref(),
-            Some("base")
-        );
-        assert_eq!(
-            join_in_repo("overlays/sbx", "./patches/a.yaml").as_deref(),
-            Some("overlays/sbx/patches/a.yaml")
-        );
-        assert_eq!(join_in_repo("overlays/sbx", "../../../etc"), None);
-        assert_eq!(join_in_repo("overlays/sbx", "/etc/passwd"), None);
-        assert_eq!(join_in_repo("overlays", ".."), None);
-    }
 
     #[test]
     fn name_suffixes_keep_names_dns_labels() {

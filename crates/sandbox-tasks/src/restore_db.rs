@@ -14,15 +14,15 @@ use crate::args::{
 };
 use crate::{Context, OutputSpec, Task};
 use clap::Args;
-use sandbox_core::params::{BucketUrl, DatabaseName, EnvironmentName, Invalid, Problems};
-use sandbox_core::{Classify, Outputs, TaskError};
+use sandbox_core::params::{DatabaseName, EnvironmentName, Invalid, Problems};
+use sandbox_core::{Outputs, TaskError};
+use sandbox_db::DbError;
 use sandbox_db::admin::{self, Admin};
-use sandbox_db::discovery::{self, Backup, BackupQuery};
-use sandbox_db::pipeline::{self, ByteCounter, RestoreOptions, RestoreReport};
-use sandbox_db::server::{Server, ServerRef};
-use sandbox_db::{DbError, DumpFormat, download};
+use sandbox_db::discovery::{self, BackupQuery};
+use sandbox_db::pipeline::{ByteCounter, RestoreOptions};
+use sandbox_db::restore::{self, Restore, RestoreMarker, Restored, Target, backup_time};
+use sandbox_db::server::ServerRef;
 use sandbox_storage::{Storage, StorageConfig};
-use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -263,44 +263,15 @@ pub fn validate(p: &Params) -> Result<Plan, TaskError> {
     })
 }
 
-/// What a finished restore records on its database (`COMMENT ON
-/// DATABASE`), so a rerun with the same backup knows it is done.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Restored {
-    restored_by: String,
-    backup_object: String,
-    backup_time: String,
-    backup_size: u64,
-    bytes_read: u64,
-    tables_restored: usize,
-}
-
-impl Restored {
-    fn parse(comment: Option<&str>) -> Option<Self> {
-        serde_json::from_str::<Restored>(comment?)
-            .ok()
-            .filter(|r| r.restored_by == RestoreDb::NAME)
-    }
-
-    fn same_backup(&self, backup: &Backup) -> bool {
-        self.backup_object == backup.url()
-            && self.backup_size == backup.object.size
-            && self.backup_time == backup_time(backup)
-    }
-
-    fn outputs(&self, database: &DatabaseName) -> Outputs {
-        let mut out = Outputs::new();
-        out.set("backup_object", &self.backup_object)
-            .set("backup_time", &self.backup_time)
-            .set("bytes_read", self.bytes_read)
-            .set("tables_restored", self.tables_restored)
-            .set("database_name", database);
-        out
-    }
-}
-
-fn backup_time(backup: &Backup) -> String {
-    backup.time.map(discovery::rfc3339).unwrap_or_default()
+/// The outputs of a finished restore, from its marker.
+fn marker_outputs(marker: &RestoreMarker, database: &DatabaseName) -> Outputs {
+    let mut out = Outputs::new();
+    out.set("backup_object", &marker.backup_object)
+        .set("backup_time", &marker.backup_time)
+        .set("bytes_read", marker.bytes_read)
+        .set("tables_restored", marker.tables_restored)
+        .set("database_name", database);
+    out
 }
 
 fn db_error(e: DbError) -> TaskError {
@@ -361,28 +332,26 @@ pub async fn execute(plan: Plan, ctx: Context) -> Result<Outputs, TaskError> {
             )));
         }
     }
-    let existing = admin.database(target).await.map_err(db_error)?;
-    if let Some(info) = &existing {
-        if let Some(done) = Restored::parse(info.comment.as_deref())
-            && done.same_backup(&backup)
-            && !plan.clean
-        {
+    let existing = restore::inspect_target(&mut admin, &server, target, &backup, plan.clean)
+        .await
+        .map_err(db_error)?;
+    let existing_owner = match &existing {
+        Target::Restored(done) => {
             tracing::info!(
                 database = target,
                 "already holds this backup; nothing to do"
             );
-            return Ok(done.outputs(&plan.database));
+            return Ok(marker_outputs(done, &plan.database));
         }
-        if !plan.clean && !admin::is_empty(&server, target).await.map_err(db_error)? {
+        Target::HoldsData => {
             return Err(TaskError::precondition(format!(
                 "database {target} already holds data; pass --clean to replace it"
             )));
         }
-    }
-    let owner = plan
-        .owner
-        .clone()
-        .or_else(|| existing.as_ref().map(|i| i.owner.clone()));
+        Target::Replace { owner } => Some(owner.clone()),
+        Target::Absent => None,
+    };
+    let owner = plan.owner.clone().or(existing_owner);
     if plan.dry_run {
         let mut out = Outputs::new();
         out.set("backup_object", backup.url())
@@ -394,8 +363,8 @@ pub async fn execute(plan: Plan, ctx: Context) -> Result<Outputs, TaskError> {
                 serde_json::json!({
                     "dry_run": true,
                     "target": target,
-                    "target_exists": existing.is_some(),
-                    "replace": existing.is_some(),
+                    "target_exists": existing.exists(),
+                    "replace": existing.exists(),
                     "staging": staging,
                     "owner": owner,
                     "no_owner": plan.restore.no_owner,
@@ -410,141 +379,37 @@ pub async fn execute(plan: Plan, ctx: Context) -> Result<Outputs, TaskError> {
         return Ok(out);
     }
 
-    for stale in [&staging, &old] {
-        if admin.database(stale).await.map_err(db_error)?.is_some() {
-            tracing::warn!(database = %stale, "dropping what an earlier run left");
-            admin.drop_database(stale).await.map_err(db_error)?;
-        }
-    }
-    admin
-        .create_database(&staging, owner.as_deref())
-        .await
-        .map_err(db_error)?;
-
     let counter = ByteCounter::default();
     let ticker = progress_ticker(counter.clone(), backup.object.size, ctx.clone());
     let started = Instant::now();
-    let result = restore_into(&plan, &storage, &server, &backup, &staging, &counter).await;
+    let restore = Restore {
+        server: &server,
+        target,
+        owner: owner.as_deref(),
+        options: &plan.restore,
+        jobs: plan.jobs,
+        temp_dir: &plan.temp_dir,
+        post_sql: &plan.post_sql,
+    };
+    let result =
+        restore::restore_and_swap(&mut admin, &storage, &backup, &restore, &existing, &counter)
+            .await;
     ticker.abort();
-    let bytes_read = counter.get();
-    let outcome = match result {
-        Ok(report) => finish_staging(&plan, &server, &staging, &report).await,
-        Err(e) => Err(e),
-    };
-    let tables = match outcome {
-        Ok(tables) => tables,
-        Err(e) => {
-            // The staging database holds an unknown part of the backup: it
-            // must never be mistaken for a restore.
-            if let Err(drop_error) = admin.drop_database(&staging).await {
-                tracing::warn!("{drop_error}; the next run drops {staging}");
-            }
-            let mut error = TaskError::from(e);
-            error.message = format!("restoring {}: {}", backup.url(), error.message);
-            return Err(error);
-        }
-    };
-    let restored = Restored {
-        restored_by: RestoreDb::NAME.into(),
-        backup_object: backup.url(),
-        backup_time: backup_time(&backup),
-        backup_size: backup.object.size,
-        bytes_read,
-        tables_restored: tables.len(),
-    };
-    let comment = serde_json::to_string(&restored)
-        .map_err(|e| TaskError::internal("cannot encode the restore record").with_source(e))?;
-    admin
-        .set_comment(&staging, &comment)
-        .await
-        .map_err(db_error)?;
-    admin.swap(&staging, target, &old).await.map_err(db_error)?;
-    if existing.is_some() {
-        admin.drop_database(&old).await.map_err(db_error)?;
-    }
+    let Restored { marker, tables } = result.map_err(|e| {
+        let mut error = TaskError::from(e);
+        error.message = format!("restoring {}: {}", backup.url(), error.message);
+        error
+    })?;
     let elapsed = started.elapsed();
     tracing::info!(
         database = target,
         tables = tables.len(),
         rows = tables.iter().map(|t| t.estimated_rows).sum::<u64>(),
-        bytes_read,
+        bytes_read = marker.bytes_read,
         elapsed_s = elapsed.as_secs_f64(),
         "restored"
     );
-    Ok(restored.outputs(&plan.database))
-}
-
-/// Stream (or, for a parallel restore, download then restore) the backup
-/// into the staging database.
-async fn restore_into(
-    plan: &Plan,
-    storage: &Storage,
-    server: &Server,
-    backup: &Backup,
-    staging: &str,
-    counter: &ByteCounter,
-) -> Result<RestoreReport, DbError> {
-    let read_error = |e: sandbox_storage::StorageError| DbError::Source {
-        kind: e.kind(),
-        source: Box::new(e),
-    };
-    let stream = storage
-        .read(&backup.location, &backup.object.key)
-        .await
-        .map_err(read_error)?;
-    let opened = pipeline::open(sandbox_storage::into_async_read(stream), counter).await?;
-    tracing::info!(format = %opened.format, "backup format");
-    if plan.jobs > 1 && opened.format.dump == DumpFormat::Custom {
-        let temp = tempfile_in(&plan.temp_dir)?;
-        let path = temp.path().join("backup.dump");
-        match (opened.format.compression, &backup.location) {
-            (sandbox_db::Compression::None, BucketUrl::File { path: dir }) => {
-                // Already a seekable file.
-                drop(opened);
-                let file = dir.join(&backup.object.key);
-                counter.set(backup.object.size);
-                return pipeline::restore_file(&file, plan.jobs, server, staging, &plan.restore)
-                    .await;
-            }
-            (sandbox_db::Compression::None, _) => {
-                // Only the format was read from this stream.
-                drop(opened);
-                counter.set(0);
-                let streams = (plan.jobs as usize).max(4);
-                download::download(storage, backup, &path, streams, counter).await?;
-            }
-            (sandbox_db::Compression::Gzip, _) => {
-                let mut opened = opened;
-                pipeline::spool(&mut opened, &path).await?;
-            }
-        }
-        return pipeline::restore_file(&path, plan.jobs, server, staging, &plan.restore).await;
-    }
-    if plan.jobs > 1 {
-        tracing::info!("--jobs applies to custom-format backups only; this one restores serially");
-    }
-    pipeline::restore(opened, server, staging, &plan.restore).await
-}
-
-fn tempfile_in(dir: &std::path::Path) -> Result<tempfile::TempDir, DbError> {
-    tempfile::Builder::new()
-        .prefix("restore-db-")
-        .tempdir_in(dir)
-        .map_err(|source| DbError::File {
-            what: format!("cannot create a temporary directory in {}", dir.display()),
-            source,
-        })
-}
-
-/// Post-restore SQL, then verification, both on the staging database.
-async fn finish_staging(
-    plan: &Plan,
-    server: &Server,
-    staging: &str,
-    report: &RestoreReport,
-) -> Result<Vec<admin::RestoredTable>, DbError> {
-    admin::run_post_sql(server, staging, &plan.post_sql).await?;
-    admin::verify(server, staging, &report.tables).await
+    Ok(marker_outputs(&marker, &plan.database))
 }
 
 /// Log bytes, rate and elapsed time every few seconds, and keep the

@@ -12,15 +12,14 @@
 use crate::args::{self, BucketArgs, EnvArgs, Refusals, StorageArgs};
 use crate::{Context, OutputSpec, Task};
 use clap::Args;
-use futures_util::stream::{self, BoxStream, StreamExt};
 use sandbox_core::params::{BucketUrl, EnvironmentName, Invalid, Problems, parse_duration};
 use sandbox_core::retry::Backoff;
 use sandbox_core::{Outputs, TaskError};
 use sandbox_storage::glob::Glob;
-use sandbox_storage::{CopyOptions, ObjectInfo, Storage, StorageConfig, StorageError};
+use sandbox_storage::sync::{self, Observer, SyncOptions, SyncReport};
+use sandbox_storage::{ObjectInfo, Storage, StorageConfig};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 /// How many copies run at once unless told: server-side copies cost the
 /// client one small request each, so more in flight hides latency.
@@ -294,41 +293,6 @@ fn glob(s: &str) -> Result<Glob, Invalid> {
     })
 }
 
-/// What to do with one selected source object.
-#[derive(Debug)]
-struct Job {
-    source: ObjectInfo,
-    /// The object of the same key at the destination, if any.
-    existing: Option<ObjectInfo>,
-}
-
-/// What happened to it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Done {
-    Copied(u64),
-    Skipped,
-    /// The destination holds something else under that name; left alone.
-    Conflict,
-}
-
-/// Counters shared with the progress ticker.
-#[derive(Debug, Default)]
-struct Counts {
-    selected: AtomicU64,
-    selected_bytes: AtomicU64,
-    copied: AtomicU64,
-    skipped: AtomicU64,
-    conflicts: AtomicU64,
-    bytes_copied: AtomicU64,
-    listing_done: std::sync::atomic::AtomicBool,
-}
-
-impl Counts {
-    fn get(n: &AtomicU64) -> u64 {
-        n.load(Ordering::Relaxed)
-    }
-}
-
 impl Task for SeedBucket {
     const NAME: &'static str = "seed-bucket";
     const NEEDS: &'static [crate::Need] = &[];
@@ -373,6 +337,14 @@ impl Task for SeedBucket {
             name: "first_objects",
             description: "JSON list of the first objects a run would copy (dry run).",
         },
+        OutputSpec {
+            name: "objects_not_utf8",
+            description: "Selected source files (file:// only) left out because their path is not UTF-8, which no object name can hold.",
+        },
+        OutputSpec {
+            name: "not_utf8_names",
+            description: "JSON list of the first 100 of those paths; each byte that is not UTF-8 written as a hex escape.",
+        },
     ];
     type Params = Params;
 
@@ -399,164 +371,16 @@ impl Task for SeedBucket {
     }
 }
 
-/// The selected source objects, in name order, with the limits applied:
-/// the first objects in name order, until the next would pass a limit (the
-/// rest of the listing is then not fetched).
-fn selected(
-    storage: &Storage,
-    plan: &Plan,
-    counts: Arc<Counts>,
-    progress: crate::Progress,
-) -> BoxStream<'static, Result<ObjectInfo, StorageError>> {
-    let selection = plan.selection.clone();
-    let (max_objects, max_bytes) = (selection.max_objects, selection.max_bytes);
-    let (mut n, mut bytes) = (0u64, 0u64);
-    storage
-        .list(&plan.source)
-        .filter(move |item| {
-            std::future::ready(item.as_ref().map_or(true, |o| selection.matches(o)))
-        })
-        .take_while(move |item| {
-            let go = match item {
-                Ok(o) => {
-                    let fits = max_objects.is_none_or(|m| n < m)
-                        && max_bytes.is_none_or(|m| bytes.saturating_add(o.size) <= m);
-                    if fits {
-                        n += 1;
-                        bytes += o.size;
-                        counts.selected.fetch_add(1, Ordering::Relaxed);
-                        counts.selected_bytes.fetch_add(o.size, Ordering::Relaxed);
-                        progress.set_total(n);
-                    }
-                    fits
-                }
-                Err(_) => true,
-            };
-            std::future::ready(go)
-        })
-        .boxed()
-}
+/// The plugin's `N/M`: objects selected so far, objects decided.
+struct StepProgress(crate::Progress);
 
-/// The destination's objects in name order; a `file://` directory that
-/// does not exist yet is empty.
-fn existing(
-    storage: &Storage,
-    dest: &BucketUrl,
-) -> BoxStream<'static, Result<ObjectInfo, StorageError>> {
-    match dest {
-        BucketUrl::File { path } if !path.exists() => stream::empty().boxed(),
-        _ => storage.list(dest),
+impl Observer for StepProgress {
+    fn selected(&self, total: u64) {
+        self.0.set_total(total);
     }
-}
-
-/// Both listings merged by key: each selected source object with the
-/// destination object of the same key, if any. Destination objects that
-/// are not selected are passed over (never touched).
-struct Merge {
-    source: BoxStream<'static, Result<ObjectInfo, StorageError>>,
-    dest: BoxStream<'static, Result<ObjectInfo, StorageError>>,
-    /// The destination object not yet passed over.
-    dest_head: Option<ObjectInfo>,
-    dest_done: bool,
-    last_source: Option<String>,
-    last_dest: Option<String>,
-    /// Told when the source listing is exhausted (the total is then known).
-    counts: Arc<Counts>,
-}
-
-/// Listings must come in strictly increasing key order for the merge to
-/// be right; GCS and the file backend guarantee it, and a server that
-/// does not is caught here rather than causing copies of skipped objects.
-fn in_order(last: &mut Option<String>, key: &str, which: &str) -> Result<(), StorageError> {
-    if last.as_deref().is_some_and(|l| l >= key) {
-        return Err(StorageError::Protocol {
-            operation: format!("list the {which}"),
-            message: format!("listing is not in name order at {key:?}"),
-        });
+    fn decided(&self, _key: &str, _decision: sync::Decision) {
+        self.0.advance(1);
     }
-    *last = Some(key.to_string());
-    Ok(())
-}
-
-impl Merge {
-    async fn next(&mut self) -> Option<Result<Job, StorageError>> {
-        let Some(source) = self.source.next().await else {
-            self.counts.listing_done.store(true, Ordering::Relaxed);
-            return None;
-        };
-        let source = match source {
-            Ok(s) => s,
-            Err(e) => return Some(Err(e)),
-        };
-        if let Err(e) = in_order(&mut self.last_source, &source.key, "source") {
-            return Some(Err(e));
-        }
-        while !self.dest_done {
-            match &self.dest_head {
-                Some(d) if d.key < source.key => self.dest_head = None,
-                Some(_) => break,
-                None => match self.dest.next().await {
-                    None => self.dest_done = true,
-                    Some(Err(e)) => return Some(Err(e)),
-                    Some(Ok(d)) => {
-                        if let Err(e) = in_order(&mut self.last_dest, &d.key, "destination") {
-                            return Some(Err(e));
-                        }
-                        self.dest_head = Some(d);
-                    }
-                },
-            }
-        }
-        let existing = match &self.dest_head {
-            Some(d) if d.key == source.key => self.dest_head.take(),
-            _ => None,
-        };
-        Some(Ok(Job { source, existing }))
-    }
-}
-
-/// Decide and, unless a dry run, copy one object.
-async fn execute(
-    storage: Storage,
-    from: Arc<BucketUrl>,
-    to: Arc<BucketUrl>,
-    job: Job,
-    overwrite_changed: bool,
-    dry_run: bool,
-) -> Result<(Done, String), StorageError> {
-    let key = job.source.key.clone();
-    let options = match job.existing {
-        Some(existing) => {
-            let (source, existing) = if job.source.size == existing.size {
-                (
-                    storage.with_checksum(&from, job.source.clone()).await?,
-                    storage.with_checksum(&to, existing).await?,
-                )
-            } else {
-                (job.source.clone(), existing)
-            };
-            if source.same_content(&existing) {
-                return Ok((Done::Skipped, key));
-            }
-            if !overwrite_changed {
-                tracing::warn!(
-                    object = %format!("{to}{key}"),
-                    "the destination holds a different object under this name; left alone (pass --overwrite-changed to replace it)"
-                );
-                return Ok((Done::Conflict, key));
-            }
-            CopyOptions {
-                if_generation_match: existing.generation,
-            }
-        }
-        None => CopyOptions {
-            if_generation_match: Some(0),
-        },
-    };
-    if !dry_run {
-        storage.copy(&from, &job.source, &to, &key, options).await?;
-    }
-    Ok((Done::Copied(job.source.size), key))
 }
 
 /// Megabytes, one decimal.
@@ -570,45 +394,35 @@ async fn seed(
     params: &Params,
     ctx: &Context,
 ) -> Result<Outputs, TaskError> {
-    let counts = Arc::new(Counts::default());
-    let started = Instant::now();
-    let ticker = {
-        let counts = Arc::clone(&counts);
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(PROGRESS_EVERY);
-            every.tick().await;
-            loop {
-                every.tick().await;
-                let done = Counts::get(&counts.copied)
-                    + Counts::get(&counts.skipped)
-                    + Counts::get(&counts.conflicts);
-                let secs = started.elapsed().as_secs_f64().max(0.001);
-                let total = Counts::get(&counts.selected);
-                let total = if counts.listing_done.load(Ordering::Relaxed) {
-                    total.to_string()
-                } else {
-                    format!("{total}+")
-                };
-                tracing::info!(
-                    "progress: {done}/{total} objects ({} copied, {} skipped), {} copied, {:.0} objects/s, {:.1} MB/s",
-                    Counts::get(&counts.copied),
-                    Counts::get(&counts.skipped),
-                    mb(Counts::get(&counts.bytes_copied)),
-                    done as f64 / secs,
-                    Counts::get(&counts.bytes_copied) as f64 / 1e6 / secs,
-                );
-            }
-        })
+    let selection = plan.selection.clone();
+    let options = SyncOptions {
+        concurrency: plan.concurrency,
+        overwrite_changed: params.overwrite_changed,
+        dry_run: ctx.dry_run,
+        max_objects: plan.selection.max_objects,
+        max_bytes: plan.selection.max_bytes,
+        names_kept: plan.show,
+        progress_every: PROGRESS_EVERY,
+        ..SyncOptions::default()
     };
-    let result = run_copies(storage, plan, params, ctx, &counts).await;
-    ticker.abort();
-    let names = result?;
-
-    let selected = Counts::get(&counts.selected);
-    let copied = Counts::get(&counts.copied);
-    let skipped = Counts::get(&counts.skipped);
-    let conflicts = Counts::get(&counts.conflicts);
-    let bytes_copied = Counts::get(&counts.bytes_copied);
+    let report = sync::sync(
+        storage,
+        &plan.source,
+        &plan.dest,
+        Arc::new(move |o| selection.matches(o)),
+        &options,
+        Arc::new(StepProgress(ctx.progress.clone())),
+    )
+    .await?;
+    let SyncReport {
+        selected,
+        selected_bytes,
+        copied,
+        bytes_copied,
+        skipped,
+        conflicts,
+        ..
+    } = report;
     if selected == 0 {
         let message = format!(
             "no object under {} matches the selection{}",
@@ -620,29 +434,36 @@ async fn seed(
         }
         tracing::warn!("{message}; nothing to copy");
     }
-    let secs = started.elapsed().as_secs_f64();
+    if report.not_utf8_count > 0 {
+        tracing::warn!(
+            "{} selected files under {} were left out because their path is not UTF-8 (see the not_utf8_names output); rename them to copy them",
+            report.not_utf8_count,
+            plan.source
+        );
+    }
     let mut out = Outputs::new();
     if ctx.dry_run {
         tracing::info!(
             "dry run: {selected} objects selected ({}); {copied} to copy ({}), {skipped} already there, {conflicts} differing left alone",
-            mb(Counts::get(&counts.selected_bytes)),
+            mb(selected_bytes),
             mb(bytes_copied),
         );
-        for name in &names {
+        for name in &report.first_copied {
             tracing::info!("would copy {}{name} to {}{name}", plan.source, plan.dest);
         }
         out.set("objects_to_copy", copied)
             .set("bytes_to_copy", bytes_copied)
             .set(
                 "first_objects",
-                serde_json::to_string(&names).unwrap_or_default(),
+                serde_json::to_string(&report.first_copied).unwrap_or_default(),
             )
             .set("objects_copied", 0)
             .set("bytes_copied", 0);
     } else {
         tracing::info!(
-            "done: {copied} copied ({}), {skipped} already there, {conflicts} differing left alone, in {secs:.1}s",
-            mb(bytes_copied)
+            "done: {copied} copied ({}), {skipped} already there, {conflicts} differing left alone, in {:.1}s",
+            mb(bytes_copied),
+            report.elapsed.as_secs_f64()
         );
         out.set("objects_copied", copied)
             .set("bytes_copied", bytes_copied);
@@ -650,7 +471,12 @@ async fn seed(
     out.set("objects_skipped", skipped)
         .set("objects_conflicting", conflicts)
         .set("objects_selected", selected)
-        .set("bytes_selected", Counts::get(&counts.selected_bytes))
+        .set("bytes_selected", selected_bytes)
+        .set("objects_not_utf8", report.not_utf8_count)
+        .set(
+            "not_utf8_names",
+            serde_json::to_string(&report.not_utf8).unwrap_or_default(),
+        )
         .set("dest_bucket", &plan.dest);
     Ok(out)
 }
@@ -672,69 +498,6 @@ fn describe(p: &Params) -> String {
     } else {
         format!(" ({})", parts.join(" "))
     }
-}
-
-/// Merge, decide and copy with `plan.concurrency` in flight; returns the
-/// first names to copy (dry run).
-async fn run_copies(
-    storage: &Storage,
-    plan: &Plan,
-    params: &Params,
-    ctx: &Context,
-    counts: &Arc<Counts>,
-) -> Result<Vec<String>, TaskError> {
-    let merge = Merge {
-        source: selected(storage, plan, Arc::clone(counts), ctx.progress.clone()),
-        dest: existing(storage, &plan.dest),
-        dest_head: None,
-        dest_done: false,
-        last_source: None,
-        last_dest: None,
-        counts: Arc::clone(counts),
-    };
-    let jobs = stream::unfold(merge, |mut merge| async move {
-        merge.next().await.map(|job| (job, merge))
-    });
-    let from = Arc::new(plan.source.clone());
-    let to = Arc::new(plan.dest.clone());
-    let (overwrite, dry_run) = (params.overwrite_changed, ctx.dry_run);
-    let work = jobs.map(move |job| {
-        let (storage, from, to) = (storage.clone(), Arc::clone(&from), Arc::clone(&to));
-        async move {
-            match job {
-                Ok(job) => execute(storage, from, to, job, overwrite, dry_run).await,
-                Err(e) => Err(e),
-            }
-        }
-    });
-    // A dry run keeps name order so it shows the first names; a copy lets
-    // a slow object not hold up the others.
-    let mut results: BoxStream<'_, _> = if dry_run {
-        work.buffered(plan.concurrency).boxed()
-    } else {
-        work.buffer_unordered(plan.concurrency).boxed()
-    };
-    let mut names = Vec::new();
-    while let Some(result) = results.next().await {
-        let (done, key) = result?;
-        match done {
-            Done::Copied(bytes) => {
-                counts.copied.fetch_add(1, Ordering::Relaxed);
-                counts.bytes_copied.fetch_add(bytes, Ordering::Relaxed);
-                if names.len() < plan.show {
-                    names.push(key);
-                }
-            }
-            Done::Skipped => {
-                counts.skipped.fetch_add(1, Ordering::Relaxed);
-            }
-            Done::Conflict => {
-                counts.conflicts.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        ctx.progress.advance(1);
-    }
-    Ok(names)
 }
 
 #[cfg(test)]

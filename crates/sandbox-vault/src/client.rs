@@ -1,7 +1,7 @@
 //! The handful of Vault HTTP calls the sandbox needs: log in (token,
 //! kubernetes, jwt), read a KV v2 secret, list a KV v2 folder, delete every
 //! version and the metadata of a secret. Transient failures (connection,
-//! timeout, 5xx, 429) are retried with the run's [`Backoff`]; a 403 is a
+//! timeout, 408, 429, 5xx) are retried with the run's [`Backoff`]; a 403 is a
 //! precondition naming the login role and the path.
 //!
 //! No response body is ever logged or put into an error except Vault's own
@@ -34,7 +34,7 @@ pub enum VaultError {
         #[source]
         source: reqwest::Error,
     },
-    /// A 5xx or 429 answer.
+    /// A 408, 429 or 5xx answer (`sandbox_http::is_transient`).
     #[error("Vault answered {status} to {what}{errors}")]
     Unavailable {
         /// The HTTP status.
@@ -193,31 +193,27 @@ struct Answer {
 impl VaultClient {
     /// Build the HTTP client and log in with the configured method.
     pub async fn login(config: &VaultConfig) -> Result<Self, VaultError> {
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.timeout)
-            .user_agent(concat!("argo-sandbox/", env!("CARGO_PKG_VERSION")));
-        if let Some(path) = &config.ca_file {
-            let pem = std::fs::read(path).map_err(|e| VaultError::CaFile {
-                path: path.clone(),
-                source: Box::new(e),
-            })?;
-            let certs =
-                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| VaultError::CaFile {
-                    path: path.clone(),
-                    source: Box::new(e),
-                })?;
-            if certs.is_empty() {
-                return Err(VaultError::CaFile {
-                    path: path.clone(),
-                    source: "no PEM certificate in the file".into(),
-                });
-            }
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
-            }
+        let http = sandbox_http::ClientOptions {
+            connect_timeout: Some(config.connect_timeout),
+            timeout: Some(config.timeout),
+            ca_file: config.ca_file.clone(),
+            ..sandbox_http::ClientOptions::default()
         }
-        let http = builder.build().map_err(VaultError::Client)?;
+        .build()
+        .map_err(|e| match e {
+            sandbox_http::ClientError::Build(e) => VaultError::Client(e),
+            sandbox_http::ClientError::CaRead { path, source } => VaultError::CaFile {
+                path,
+                source: Box::new(source),
+            },
+            sandbox_http::ClientError::CaPem { path, source } => VaultError::CaFile {
+                path,
+                source: match source {
+                    Some(e) => Box::new(e),
+                    None => "no PEM certificate in the file".into(),
+                },
+            },
+        })?;
         let mut client = VaultClient {
             http,
             addr: config.addr.trim_end_matches('/').to_string(),
@@ -423,18 +419,13 @@ impl VaultClient {
                     };
                     let response = request.send().await.map_err(unreachable)?;
                     let status = response.status();
-                    let retry_after = response
-                        .headers()
-                        .get(reqwest::header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.parse::<u64>().ok())
-                        .map(Duration::from_secs);
+                    let retry_after = sandbox_http::retry_after(response.headers());
                     let body = response.bytes().await.map_err(unreachable)?.to_vec();
                     let answer = Answer { status, body };
                     if status.is_success() || status == StatusCode::NOT_FOUND {
                         return Ok(answer);
                     }
-                    if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+                    if sandbox_http::is_transient(status) {
                         return Err(VaultError::Unavailable {
                             status: status.as_u16(),
                             what: what.to_string(),

@@ -3,9 +3,12 @@
 //! test process dies (children get SIGKILL from the kernel on parent death).
 //!
 //! A missing binary fails the test with a message naming `scripts/test`,
-//! which installs everything; nothing is ever silently skipped.
+//! which installs everything; nothing is ever silently skipped. Missing
+//! third-party fixtures skip a test loudly, and fail it under CI
+//! ([`fixtures`]).
 
 pub mod fake_gcs;
+pub mod fixtures;
 pub mod git;
 pub mod openbao;
 pub mod postgres;

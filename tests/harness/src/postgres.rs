@@ -18,31 +18,16 @@ pub struct Postgres {
     dir: tempfile::TempDir,
 }
 
-/// The directory of the newest installed PostgreSQL's binaries:
-/// `$SANDBOX_PGBIN`, else the newest `/usr/lib/postgresql/*/bin`, else the
-/// directory of `initdb` on PATH.
+/// The directory of the PostgreSQL server binaries, found as the demo
+/// and the restore find them ([`sandbox_db::pgbin::bin_dir`]), else the
+/// directory of `initdb` wherever the harness finds tools.
 pub fn bin_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("SANDBOX_PGBIN") {
-        return PathBuf::from(dir);
-    }
-    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let version = e.file_name().to_str()?.parse::<u32>().ok()?;
-            let bin = e.path().join("bin");
-            bin.join("initdb").is_file().then_some((version, bin))
-        })
-        .collect();
-    versions.sort();
-    match versions.pop() {
-        Some((_, bin)) => bin,
-        None => tool("initdb")
+    sandbox_db::pgbin::bin_dir(&["initdb", "postgres"]).unwrap_or_else(|| {
+        tool("initdb")
             .parent()
             .map(Path::to_path_buf)
-            .unwrap_or_default(),
-    }
+            .unwrap_or_default()
+    })
 }
 
 /// uid and gid of the `postgres` user when we are root (initdb refuses root).

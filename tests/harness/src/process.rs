@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Environment variable naming the directory `scripts/test` installs tools into.
-pub const TOOLS_DIR: &str = "SANDBOX_TOOLS_DIR";
+pub use sandbox_core::env_vars::TOOLS_DIR;
 
 /// A free TCP port on 127.0.0.1 (bound, read, released: another process
 /// could take it in between, which is rare enough for tests).
@@ -26,7 +26,7 @@ pub fn tool(name: &str) -> PathBuf {
     if let Some(d) = std::env::var_os(TOOLS_DIR) {
         dirs.push(PathBuf::from(d));
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
+    let target = std::env::var_os(sandbox_core::env_vars::CARGO_TARGET_DIR)
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
     dirs.push(target.join("tools/bin"));

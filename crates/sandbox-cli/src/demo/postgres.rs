@@ -19,28 +19,10 @@ pub struct LocalPostgres {
     pub port: u16,
 }
 
-/// The newest `/usr/lib/postgresql/*/bin` holding initdb, else initdb's
-/// directory on PATH.
+/// The directory of the server binaries the demo runs (initdb, pg_ctl),
+/// found as the restore and the test harness find theirs.
 pub fn find_server_binaries() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os(sandbox_core::env_vars::PGBIN).map(PathBuf::from) {
-        return dir.join("initdb").is_file().then_some(dir);
-    }
-    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let version = e.file_name().to_str()?.parse::<u32>().ok()?;
-            let bin = e.path().join("bin");
-            bin.join("initdb").is_file().then_some((version, bin))
-        })
-        .collect();
-    versions.sort();
-    if let Some((_, bin)) = versions.pop() {
-        return Some(bin);
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).find(|d| d.join("initdb").is_file() && d.join("pg_ctl").is_file())
+    sandbox_db::pgbin::bin_dir(&["initdb", "pg_ctl"])
 }
 
 /// uid/gid of `postgres` when running as root (initdb refuses root).

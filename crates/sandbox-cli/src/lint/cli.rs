@@ -10,7 +10,7 @@ use std::process::ExitCode;
 /// The flags of `sandbox lint`.
 #[derive(Debug, Clone, Args)]
 #[command(after_help = "Prints file:line: rule: message per finding.\n\
-                        Exit codes: 0 clean, 1 findings, 2 unreadable input or a bad flag.")]
+                        Exit codes: 0 clean (warnings allowed), 1 findings, 2 unreadable input or a bad flag.")]
 pub struct LintArgs {
     /// Files or directories (searched recursively for *.yaml and *.yml).
     #[arg(required = true, value_name = "PATH")]
@@ -20,7 +20,8 @@ pub struct LintArgs {
     pub skip: Vec<String>,
 }
 
-/// Lint, print, and say how it went: 0 clean, 1 findings, 2 unreadable input.
+/// Lint, print, and say how it went: 0 clean (warnings do not count), 1
+/// findings, 2 unreadable input.
 #[allow(clippy::print_stderr)]
 pub fn run(args: LintArgs) -> ExitCode {
     if let Some(unknown) = args.skip.iter().find(|s| !RULES.contains(&s.as_str())) {
@@ -41,9 +42,15 @@ pub fn run(args: LintArgs) -> ExitCode {
     for unreadable in &report.unreadable {
         eprintln!("{unreadable}");
     }
+    let warnings = report.findings.len() - report.errors();
     eprintln!(
-        "sandbox lint: {} finding(s) in {} document(s){}",
-        report.findings.len(),
+        "sandbox lint: {} finding(s){} in {} document(s){}",
+        report.errors(),
+        if warnings == 0 {
+            String::new()
+        } else {
+            format!(" and {warnings} warning(s)")
+        },
         report.documents,
         if report.unreadable.is_empty() {
             String::new()
@@ -53,7 +60,7 @@ pub fn run(args: LintArgs) -> ExitCode {
     );
     if !report.unreadable.is_empty() {
         ExitCode::from(2)
-    } else if report.findings.is_empty() {
+    } else if report.errors() == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

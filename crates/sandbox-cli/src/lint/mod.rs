@@ -1,12 +1,17 @@
 //! `sandbox lint`: check Argo Workflows and Argo Events YAML without a
 //! cluster. Every document of a linted kind is checked against the schema
-//! key tables, then by the rules in [`workflow`] and [`sensor`]; references
-//! between documents (`templateRef`, `workflowTemplateRef`) resolve against
-//! every file given, through the [`index`].
+//! key tables, then by Argo's validator rules ([`validate`], [`dag`],
+//! [`scope`]: argo-workflows `workflow/validate/validate.go`) and our own
+//! ([`workflow`], [`sensor`]); references between documents (`templateRef`,
+//! `workflowTemplateRef`) resolve against every file given, through the
+//! [`index`].
 
 pub mod cli;
+mod dag;
 mod index;
+mod scope;
 mod sensor;
+mod validate;
 mod workflow;
 
 use crate::schema::{self, Mode, Problem};
@@ -27,6 +32,28 @@ pub const KINDS: &[&str] = &[
 
 /// Every rule, as named in findings and `--skip`.
 pub const RULES: &[&str] = &[
+    // Argo's validator (argo-workflows workflow/validate/validate.go).
+    "name",
+    "template-type",
+    "image",
+    "field-not-allowed",
+    "container-set",
+    "volume-mount",
+    "outputs",
+    "arguments",
+    "loop",
+    "resource",
+    "pod-gc",
+    "deadline",
+    "cron",
+    "retry-policy",
+    "metric",
+    "hook",
+    "dag",
+    "variable-scope",
+    "entrypoint",
+    "duplicate-key",
+    // Schema and references.
     "unknown-key",
     "wrong-type",
     "template-ref",
@@ -39,7 +66,17 @@ pub const RULES: &[&str] = &[
     "unanchored-filter",
 ];
 
-/// One finding: `file:line: rule: message`.
+/// How much a finding matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// Argo would reject the document, or it would not run as written.
+    Error,
+    /// Worth a look, but Argo accepts it; does not fail the run.
+    Warning,
+}
+
+/// One finding: `file:line: rule: message` (`rule: warning: message` for
+/// a warning).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
     /// The file, as given or found under a given directory.
@@ -50,13 +87,19 @@ pub struct Finding {
     pub rule: &'static str,
     /// What is wrong, and how to fix it where that is not obvious.
     pub message: String,
+    /// Error or warning.
+    pub severity: Severity,
 }
 
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let warning = match self.severity {
+            Severity::Error => "",
+            Severity::Warning => "warning: ",
+        };
         write!(
             f,
-            "{}:{}: {}: {}",
+            "{}:{}: {}: {warning}{}",
             self.file.display(),
             self.line,
             self.rule,
@@ -101,6 +144,16 @@ pub struct Report {
     pub documents: usize,
 }
 
+impl Report {
+    /// Findings that fail the run (warnings do not).
+    pub fn errors(&self) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .count()
+    }
+}
+
 /// Options of a run.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -112,6 +165,8 @@ pub struct Options {
 pub(crate) struct Source {
     pub(crate) path: PathBuf,
     pub(crate) docs: Vec<Node>,
+    /// Keys given twice in one mapping.
+    pub(crate) duplicates: Vec<yaml::Key>,
 }
 
 /// Lint files and directories (recursively, `*.yaml` and `*.yml`).
@@ -124,8 +179,12 @@ pub fn lint_paths(paths: &[PathBuf], options: &Options) -> Report {
     let mut sources = Vec::new();
     for file in files {
         match std::fs::read_to_string(&file) {
-            Ok(text) => match yaml::parse_documents(&text) {
-                Ok(docs) => sources.push(Source { path: file, docs }),
+            Ok(text) => match yaml::parse_stream(&text) {
+                Ok(stream) => sources.push(Source {
+                    path: file,
+                    docs: stream.documents,
+                    duplicates: stream.duplicates,
+                }),
                 Err(e) => report.unreadable.push(Unreadable {
                     file,
                     line: e.line,
@@ -141,6 +200,20 @@ pub fn lint_paths(paths: &[PathBuf], options: &Options) -> Report {
     }
     let index = Index::build(&sources);
     for source in &sources {
+        if source.docs.iter().any(|d| linted_kind(d).is_some()) {
+            for key in &source.duplicates {
+                report.findings.push(Finding {
+                    file: source.path.clone(),
+                    line: key.line,
+                    rule: "duplicate-key",
+                    message: format!(
+                        "key {:?} is given twice in one mapping; strict readers (argo lint) reject it, others keep one silently: remove one",
+                        key.name
+                    ),
+                    severity: Severity::Error,
+                });
+            }
+        }
         for doc in &source.docs {
             let Some(kind) = linted_kind(doc) else {
                 continue;
@@ -183,6 +256,17 @@ impl Out<'_> {
             line,
             rule,
             message: message.into(),
+            severity: Severity::Error,
+        });
+    }
+
+    pub(crate) fn warn(&mut self, line: usize, rule: &'static str, message: impl Into<String>) {
+        self.findings.push(Finding {
+            file: self.file.to_path_buf(),
+            line,
+            rule,
+            message: message.into(),
+            severity: Severity::Warning,
         });
     }
 }
@@ -201,7 +285,10 @@ pub(crate) fn check_document(kind: &str, doc: &Node, index: &Index<'_>, out: &mu
     match kind {
         "Sensor" => sensor::check(doc, index, out),
         "EventSource" => {}
-        _ => workflow::check(kind, doc, index, out),
+        _ => {
+            validate::check(kind, doc, index, out);
+            workflow::check(kind, doc, index, out);
+        }
     }
 }
 

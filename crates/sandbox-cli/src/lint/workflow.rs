@@ -30,12 +30,11 @@ fn check_spec(kind: &str, spec: &Node, index: &Index<'_>, out: &mut Out<'_>) {
     }
     walk(spec, &mut |key, node| match key {
         "image" => check_image(node, out),
-        "expression" => {
-            if let Some(text) = node.as_str() {
-                check_expression(text, node.line, out);
-            }
-        }
-        "when" => {
+        // `{{…}}` tags in an expression (retryStrategy.expression, a hook's
+        // expression, `when`) are substituted before it is evaluated
+        // (argo-workflows workflow/common/util.go SubstituteParams works on
+        // the whole template), so only what is left is an expression.
+        "expression" | "when" => {
             if let Some(text) = node.as_str() {
                 check_expression(
                     &TAG.replace_all(text, |c: &regex::Captures<'_>| {
@@ -364,9 +363,14 @@ fn check_workflow_template_ref(
         .at(&["arguments", "parameters"])
         .map(Node::items)
         .unwrap_or_default();
-    let entry = target
+    // The Workflow's own entrypoint wins over the template's
+    // (validate.go Workflow: `entrypoint := wf.Spec.Entrypoint`, the
+    // template's only when it is empty).
+    let entry = spec
         .get("entrypoint")
         .and_then(Node::as_str)
+        .filter(|e| !e.is_empty())
+        .or_else(|| target.get("entrypoint").and_then(Node::as_str))
         .and_then(|e| template(target, e))
         .and_then(|t| t.at(&["inputs", "parameters"]))
         .map(Node::items)
@@ -390,12 +394,16 @@ fn check_workflow_template_ref(
         let Some(arg_name) = arg.get("name").and_then(Node::as_str) else {
             continue;
         };
-        if !known.contains(&arg_name) {
-            out.push(
+        // Argo merges the Workflow's arguments with the template's
+        // (validate.go Workflow: util.MergeParameters), so an undeclared one
+        // is still a workflow parameter; used as {{workflow.parameters.x}}
+        // in the template it is fine, unused it is worth a warning only.
+        if !known.contains(&arg_name) && !uses_workflow_parameter(target, arg_name) {
+            out.warn(
                 arg.line,
                 "unknown-argument",
                 format!(
-                    "argument {arg_name:?} matches no parameter of {kind} {name} (it has: {})",
+                    "argument {arg_name:?} matches no parameter of {kind} {name} and its templates do not use {{{{workflow.parameters.{arg_name}}}}} (it has: {})",
                     list_or_none(&known)
                 ),
             );
@@ -421,6 +429,19 @@ fn check_workflow_template_ref(
             );
         }
     }
+}
+
+/// Whether a spec refers to `workflow.parameters.<name>` anywhere.
+fn uses_workflow_parameter(spec: &Node, name: &str) -> bool {
+    let needle = format!("workflow.parameters.{name}");
+    let mut found = false;
+    strings(spec, &mut |text, _| {
+        if !found && let Some(at) = text.find(&needle) {
+            let next = text[at + needle.len()..].chars().next();
+            found = !next.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        }
+    });
+    found
 }
 
 /// A submitted Workflow's entrypoint gets its inputs from `spec.arguments`.

@@ -261,3 +261,53 @@ fn one_name_means_one_thing_everywhere() {
         }
     }
 }
+
+/// Issue 12, "belongs to the environment means the whole name": for PR
+/// 42, the branch, namespace, Application, database, bucket prefix and
+/// secrets of PR 420 and PR 4 are another environment's, and every task
+/// that takes such a target refuses it (exit 5) naming the parameter.
+#[test]
+fn pr_42_never_touches_what_is_pr_420s_or_pr_4s() {
+    const FOREIGN: &[(&str, &[&str])] = &[
+        ("branch", &["sbx-pr-420", "sbx-pr-4", "sbx-pr-420/x"]),
+        ("namespace", &["apps-sbx-pr-420", "apps-sbx-pr-4"]),
+        ("app_name", &["sbx-pr-420", "sbx-pr-4"]),
+        (
+            "database_name",
+            &["sbx_pr_420", "sbx_pr_4", "sbx_pr_420_stg"],
+        ),
+        (
+            "dest_bucket",
+            &[
+                "gs://docs/sbx-pr-420/",
+                "gs://docs-sbx-pr-420",
+                "gs://docs/sbx-pr-4/",
+                "gs://docs-sbx-pr-4",
+            ],
+        ),
+        (
+            "vault_path",
+            &["secret/sandboxes/sbx-pr-420", "secret/sandboxes/sbx-pr-4"],
+        ),
+    ];
+    let mut refused = 0;
+    for task in registry::TASKS {
+        let keys = keys_of(task);
+        for (key, values) in FOREIGN {
+            if !keys.iter().any(|k| k == key) {
+                continue;
+            }
+            for value in *values {
+                let mut params = baseline();
+                params.insert((*key).into(), json!(value));
+                assert_eq!(
+                    verdict(task, &params, key),
+                    "refused",
+                    "{task} takes {key}={value} for PR 42"
+                );
+                refused += 1;
+            }
+        }
+    }
+    assert!(refused >= 40, "only {refused} cases");
+}

@@ -139,7 +139,8 @@ impl DatabasePlan {
 }
 
 /// The database server: a credential reference through the run's
-/// credentials (files, variables and Vault alike), a plain URL as it is.
+/// credentials (files, variables and Vault alike: the one resolver), a
+/// plain URL as it is.
 pub async fn resolve_server(
     reference: &ServerRef,
     creds: &Credentials,
@@ -149,6 +150,6 @@ pub async fn resolve_server(
             let url = creds.resolve(r).await.map_err(TaskError::from)?;
             Server::from_url(url.expose().trim_end()).map_err(TaskError::from)
         }
-        _ => Server::resolve(reference).await.map_err(TaskError::from),
+        ServerRef::Url(url) => Server::from_url(url).map_err(TaskError::from),
     }
 }

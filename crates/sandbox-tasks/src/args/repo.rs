@@ -155,12 +155,12 @@ impl RepoPlan {
         let auth = match (&self.token, &self.ssh_key) {
             (Some(token), _) => Auth::Token {
                 user: self.user.clone(),
-                token: git_secret(creds.resolve(token).await.map_err(TaskError::from)?),
+                token: creds.resolve(token).await.map_err(TaskError::from)?,
             },
             (None, Some(key)) => Auth::SshKey {
                 private_key: key.clone(),
                 passphrase: match &self.ssh_key_passphrase {
-                    Some(r) => Some(git_secret(creds.resolve(r).await.map_err(TaskError::from)?)),
+                    Some(r) => Some(creds.resolve(r).await.map_err(TaskError::from)?),
                     None => None,
                 },
                 known_hosts: self.ssh_known_hosts.clone(),
@@ -180,11 +180,6 @@ impl RepoPlan {
     pub fn redacted_url(&self) -> String {
         sandbox_core::redact::redact_url(self.url.as_str())
     }
-}
-
-/// A resolved credential as the git client takes it.
-fn git_secret(secret: sandbox_core::credential::Secret) -> sandbox_git::Secret {
-    sandbox_git::Secret::new(secret.expose())
 }
 
 /// What the repository check of check-params expects to find.

@@ -526,6 +526,57 @@ fn an_overlay_that_does_not_render_is_refused_before_pushing() {
     assert_eq!(rev(&bare, BRANCH), before, "nothing pushed");
 }
 
+/// Regression: `--verify-render` could never pass an overlay with
+/// `helmCharts`, which kubectl renders only with `--enable-helm` (kustomize
+/// `api/internal/builtins/HelmChartInflationGenerator.go`, `Config`). With
+/// no helm on PATH it is refused (exit 3) naming helm, and nothing is
+/// pushed. Issue 12, "Real repositories".
+#[test]
+fn an_overlay_with_helm_charts_and_no_helm_is_refused_naming_helm() {
+    let root = GitRoot::new();
+    let bare = root.create_with_files(
+        "charts",
+        &[
+            ("base/deployment.yaml", DEPLOYMENT),
+            ("base/kustomization.yaml", BASE),
+            (
+                "overlays/sandbox/kustomization.yaml",
+                "resources:\n  - ../../base\nhelmCharts:\n  - name: redis\n    releaseName: cache\n    version: 1.0.0\n",
+            ),
+        ],
+    );
+    git(&bare, &["branch", BRANCH, "main"], None);
+    let daemon = GitDaemon::start(&root);
+    let before = rev(&bare, BRANCH);
+    // Only kubectl on PATH: no helm.
+    let bin = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(sandbox_harness::tool("kubectl"), bin.path().join("kubectl"))
+        .unwrap();
+    let (code, json, _) = run(
+        &[
+            "--repo-url",
+            &daemon.url("charts"),
+            "--pr-number",
+            "7",
+            "--overlay-path",
+            "overlays/sandbox",
+            "--set-image",
+            "shop:2.0",
+            "--verify-render",
+        ],
+        &[("PATH", bin.path().to_str().unwrap())],
+    );
+    assert_eq!(code, 3, "{json}");
+    let message = json["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("helm")
+            && message.contains("helmCharts")
+            && message.contains("nothing pushed"),
+        "{message}"
+    );
+    assert_eq!(rev(&bare, BRANCH), before, "nothing pushed");
+}
+
 #[test]
 fn a_template_renders_the_overlay() {
     let root = GitRoot::new();

@@ -742,3 +742,98 @@ fn the_database_url_is_read_from_vault() {
     ]));
     assert_eq!(r.code, 2, "{}", r.result);
 }
+
+/// Issue 16: `pg_restore -l` lists a partition as `TABLE ATTACH public
+/// payment_p2022_01 …`; read by word position that was a table named
+/// `payment_p2022_01 …` in schema `ATTACH`, missing after the restore, and
+/// a good restore was dropped (exit 3). The dump is real: pg_dump -Fc of a
+/// database with a partitioned table, restored and checked with psql.
+#[test]
+fn a_custom_dump_with_partitioned_tables_restores() {
+    let pg = Postgres::start();
+    pg.psql("postgres", "CREATE DATABASE integration");
+    pg.psql(
+        "integration",
+        "CREATE TABLE payment (id int, paid date NOT NULL, amount numeric) PARTITION BY RANGE (paid);
+         CREATE TABLE payment_p2022_01 PARTITION OF payment FOR VALUES FROM ('2022-01-01') TO ('2022-02-01');
+         CREATE TABLE payment_p2022_02 PARTITION OF payment FOR VALUES FROM ('2022-02-01') TO ('2022-03-01');
+         CREATE INDEX ON payment (paid);
+         INSERT INTO payment SELECT i, date '2022-01-01' + (i % 59), i FROM generate_series(1, 3000) i;
+         CREATE TABLE plain_one (x int); INSERT INTO plain_one VALUES (1);",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let dump = pg.bin("pg_dump").display().to_string();
+    sh(
+        &format!("{dump} -Fc -d {} -f part.dump", pg.url("integration")),
+        dir.path(),
+    );
+    // The archive really has the entry type the old parser misread.
+    let list = std::process::Command::new(pg.bin("pg_restore"))
+        .args(["-l", "part.dump"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&list.stdout).contains("TABLE ATTACH"));
+    let url = format!("file://{}", dir.path().display());
+    let r = run(restore_db(&pg, 6).args(["--backup-url", &url]));
+    let out = ok(&r);
+    assert_eq!(out["tables_restored"], "4", "{}", r.result);
+    assert_eq!(pg.psql("sbx_pr_6", "SELECT count(*) FROM payment"), "3000");
+    assert_eq!(
+        pg.psql("sbx_pr_6", "SELECT count(*) FROM payment_p2022_02"),
+        pg.psql("integration", "SELECT count(*) FROM payment_p2022_02")
+    );
+}
+
+/// Issue 16: a nightly backup made as a schema dump and a data dump
+/// concatenated, cut between two tables, restored with exit 0 and empty
+/// tables: the schema part's "dump complete" trailer satisfied the check.
+/// Each part must end in its own trailer. Real pg_dump parts, cut after
+/// every table's data in turn: every cut fails (3) and leaves no database;
+/// the whole file restores.
+#[test]
+fn a_backup_of_several_dump_parts_cut_at_any_table_is_truncated() {
+    let s = setup();
+    let url = s.pg.url("integration");
+    let dump = s.pg.bin("pg_dump").display().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    sh(
+        &format!(
+            "{dump} --schema-only -d {url} -f schema.sql && {dump} --data-only -d {url} -f data.sql && cat schema.sql data.sql > nightly.sql"
+        ),
+        dir.path(),
+    );
+    let whole = std::fs::read(dir.path().join("nightly.sql")).unwrap();
+    let schema_len = std::fs::metadata(dir.path().join("schema.sql"))
+        .unwrap()
+        .len() as usize;
+    // Every end of a table's data in the data part: a cut there is a file
+    // that looks whole up to a table boundary.
+    let cuts: Vec<usize> = whole[schema_len..]
+        .windows(4)
+        .enumerate()
+        .filter(|(_, w)| *w == b"\n\\.\n")
+        .map(|(i, _)| schema_len + i + 4)
+        .collect();
+    assert!(cuts.len() >= 2, "the data part has {} tables", cuts.len());
+    let backups = tempfile::tempdir().unwrap();
+    let backup_url = format!("file://{}", backups.path().display());
+    for (n, cut) in cuts.iter().enumerate() {
+        std::fs::write(backups.path().join("nightly.sql"), &whole[..*cut]).unwrap();
+        let r = run(restore_db(&s.pg, 8).args(["--backup-url", &backup_url]));
+        assert_eq!(r.code, 3, "cut after table {n}: {}", r.result);
+        assert!(
+            r.result["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("dump complete"),
+            "{}",
+            r.result
+        );
+        assert!(!databases(&s.pg).contains("sbx_pr_8"), "cut {n}");
+    }
+    std::fs::write(backups.path().join("nightly.sql"), &whole).unwrap();
+    let r = run(restore_db(&s.pg, 8).args(["--backup-url", &backup_url]));
+    ok(&r);
+    assert_eq!(s.pg.psql("sbx_pr_8", CHECKSUM), s.source_checksum);
+}

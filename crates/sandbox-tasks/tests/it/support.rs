@@ -133,17 +133,11 @@ pub(crate) fn result_of(out: std::process::Output) -> Run {
     }
 }
 
-/// The third-party fixtures (`SANDBOX_FIXTURES`, default
-/// `../shared/fixtures`); missing ones fail the test, naming how to get
-/// them — CI always has them, so a test never passes by skipping.
+/// The third-party fixtures, through the harness's one rule (missing ones
+/// fail under CI); a task test cannot run without them, so it fails here
+/// too, naming how to get them.
 pub(crate) fn fixtures() -> PathBuf {
-    let dir = std::env::var_os("SANDBOX_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures"));
-    assert!(
-        dir.join("github/rest/pulls-get.json").is_file(),
-        "the third-party fixtures are not in {}: set SANDBOX_FIXTURES (scripts/test does)",
-        dir.display()
-    );
-    dir
+    sandbox_harness::fixtures::path("github/rest/pulls-get.json")
+        .and_then(|_| sandbox_harness::fixtures::dir())
+        .expect("the GitHub REST fixtures are needed: run scripts/test, or set SANDBOX_FIXTURES")
 }

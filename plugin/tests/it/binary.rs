@@ -1,9 +1,7 @@
 //! The `sandbox-plugin` binary itself: serves with the production registry,
 //! logs JSON, exits cleanly on SIGTERM, and prints the committed manifest.
 
-mod common;
-
-use common::{TOKEN, agent_body, post, sandbox, token_dir};
+use crate::common::{TOKEN, agent_body, post, sandbox, token_dir};
 use serde_json::json;
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -90,6 +88,6 @@ fn manifest_prints_the_committed_configmap() {
     assert!(out.status.success());
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
-        include_str!("../sandbox-executor-plugin-configmap.yaml")
+        include_str!("../../sandbox-executor-plugin-configmap.yaml")
     );
 }

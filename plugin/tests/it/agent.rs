@@ -2,9 +2,7 @@
 //! sends the agent's body, honours `requeue`, and re-sends the same body
 //! until the node is done.
 
-mod common;
-
-use common::{
+use crate::common::{
     SLOW_TASK, TOKEN, TestServer, TestTasks, agent_body, agent_until_done, args, post, sandbox,
     token_dir,
 };

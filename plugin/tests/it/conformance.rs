@@ -5,38 +5,20 @@
 //! the whole plugin over one misspelt key — and every field of our replies'
 //! outputs is one of `wfv1.Outputs` / `wfv1.Parameter`.
 
-mod common;
-
+use crate::common::{TOKEN, TestTasks, agent_body, args, sandbox, token_dir};
 use axum::body::Body;
 use axum::http::{Request, header};
-use common::{TOKEN, TestTasks, agent_body, args, sandbox, token_dir};
 use sandbox_plugin::manifest::PLUGIN_YAML;
 use sandbox_plugin::{AppState, app};
 use serde_json::{Value, json};
-use std::path::PathBuf;
 use std::sync::Arc;
 use tower::ServiceExt;
 
-/// Argo's schema, or `None` (said loudly) where the fixtures are absent.
+/// Argo's schema; `None` outside CI when the fixtures are absent (the
+/// harness says so), a failure under CI.
 fn swagger() -> Option<Value> {
-    let dir = std::env::var_os(sandbox_core::env_vars::FIXTURES)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"));
-    let path = dir.join("argo/swagger.json");
-    match std::fs::read(&path) {
-        Ok(bytes) => Some(serde_json::from_slice(&bytes).unwrap()),
-        Err(e) => {
-            #[allow(clippy::print_stderr)]
-            {
-                eprintln!(
-                    "SKIPPED: Argo's schema is not at {} ({e}); set {} to the shared fixtures",
-                    path.display(),
-                    sandbox_core::env_vars::FIXTURES
-                );
-            }
-            None
-        }
-    }
+    let path = sandbox_harness::fixtures::path("argo/swagger.json")?;
+    Some(serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap())
 }
 
 /// Every key of `value` is a property of the schema `name` (following

@@ -3,11 +3,9 @@
 //! statuses the agent understands, and never sends a 200 that is not a JSON
 //! reply it can decode.
 
-mod common;
-
+use crate::common::{TOKEN, TestTasks, args, token_dir};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::{TOKEN, TestTasks, args, token_dir};
 use proptest::prelude::*;
 use sandbox_plugin::{AppState, app, go_duration};
 use serde_json::{Map, Value, json};

@@ -6,30 +6,15 @@ use sandbox_core::retry::Backoff;
 use sandbox_core::{Classify, ErrorKind};
 use sandbox_forge::{GitHub, Limits, Status, StatusState};
 use serde_json::{Value, json};
-use std::path::PathBuf;
 use std::time::Duration;
 use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-#[allow(clippy::print_stderr)]
+/// A recorded GitHub response; `None` outside CI when the fixtures are
+/// absent (the harness says so), a failure under CI.
 fn fixture(name: &str) -> Option<Value> {
-    let dir = std::env::var_os("SANDBOX_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
-        });
-    let file = dir.join("github/rest").join(name);
-    match std::fs::read_to_string(&file) {
-        Ok(text) => Some(serde_json::from_str(&text).unwrap()),
-        Err(_) => {
-            // DESIGN §7: absent fixtures are said loudly and skipped; CI has them.
-            eprintln!(
-                "SKIPPED: fixture {} not found (set SANDBOX_FIXTURES)",
-                file.display()
-            );
-            None
-        }
-    }
+    let file = sandbox_harness::fixtures::path(format!("github/rest/{name}"))?;
+    Some(serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap())
 }
 
 fn repo() -> GithubRepo {
@@ -86,6 +71,65 @@ async fn server_errors_are_retried_then_transient() {
     let gh = GitHub::new(&server.uri(), None, quick()).unwrap();
     let err = gh.open_pulls_for_head(&repo(), "x").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Transient, "{err}");
+}
+
+// A secondary rate limit (429 with retry-after) is waited for inside the
+// attempt, not counted as one of the backoff's attempts.
+#[tokio::test(flavor = "current_thread")]
+async fn a_short_rate_limit_is_waited_for_then_the_request_is_sent_again() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "0")
+                .set_body_json(json!({"message": "secondary rate limit"})),
+        )
+        .up_to_n_times(2)
+        .expect(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let limits = Limits {
+        backoff: Backoff {
+            attempts: 1,
+            ..quick().backoff
+        },
+        ..quick()
+    };
+    let gh = GitHub::new(&server.uri(), None, limits).unwrap();
+    assert!(
+        gh.open_pulls_for_head(&repo(), "x")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+// A limit that resets later than Limits::max_wait fails at once: the backoff
+// must not spend its attempts on it (the workflow retries later).
+#[tokio::test(flavor = "current_thread")]
+async fn a_long_rate_limit_fails_at_once_as_transient() {
+    for retry_after in ["3600", "Fri, 01 Jan 2100 00:00:00 GMT"] {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(
+                ResponseTemplate::new(429)
+                    .insert_header("retry-after", retry_after)
+                    .set_body_json(json!({"message": "API rate limit exceeded"})),
+            )
+            .expect(1)
+            .mount(&server)
+            .await;
+        let gh = GitHub::new(&server.uri(), None, quick()).unwrap();
+        let err = gh.open_pulls_for_head(&repo(), "x").await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Transient, "{err}");
+        assert!(err.to_string().contains("rate limit"), "{err}");
+        server.verify().await;
+    }
 }
 
 #[tokio::test(flavor = "current_thread")]

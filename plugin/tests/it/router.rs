@@ -1,14 +1,12 @@
 //! The router, one request at a time with `oneshot`: every answer Argo's
 //! agent can get, and what it means to the node.
 
-mod common;
-
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use common::{
+use crate::common::{
     FLAKY_TASK, HANG_TASK, PANIC_TASK, SLOW_TASK, TOKEN, TestTasks, agent_body, args, sandbox,
     token_dir,
 };
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
 use sandbox_plugin::config::ServeArgs;
 use sandbox_plugin::{AppState, app};
 use serde_json::{Value, json};
@@ -478,8 +476,16 @@ async fn while_draining_running_jobs_are_answered_and_new_ones_are_503() {
     assert_eq!(execute(&state, &running).await["node"]["phase"], "Running");
     let jobs = Arc::clone(state.jobs());
     let drain = tokio::spawn(async move { jobs.drain(Duration::from_secs(5)).await });
-    tokio::task::yield_now().await;
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    // Poll (bounded) until the drain has begun; from then on no new task
+    // starts.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !state.jobs().is_draining() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the drain never began"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
     let new = call(
         &state,
         "POST",

@@ -4,7 +4,7 @@
 use sandbox_plugin::manifest::{PLUGIN_YAML, configmap};
 use serde_json::Value;
 
-const COMMITTED: &str = include_str!("../sandbox-executor-plugin-configmap.yaml");
+const COMMITTED: &str = include_str!("../../sandbox-executor-plugin-configmap.yaml");
 
 #[test]
 fn committed_configmap_is_in_sync_with_plugin_yaml() {

@@ -8,7 +8,7 @@ use sandbox_harness::FakeGcs;
 use sandbox_storage::{CopyOptions, Storage, StorageConfig};
 use std::process::Command;
 
-fn curl(args: &[&str]) -> Vec<u8> {
+pub(crate) fn curl(args: &[&str]) -> Vec<u8> {
     let out = Command::new("curl")
         .args(["-sS", "--fail-with-body"])
         .args(args)
@@ -23,7 +23,7 @@ fn curl(args: &[&str]) -> Vec<u8> {
     out.stdout
 }
 
-fn make_bucket(gcs: &FakeGcs, name: &str) {
+pub(crate) fn make_bucket(gcs: &FakeGcs, name: &str) {
     curl(&[
         "-X",
         "POST",
@@ -35,7 +35,7 @@ fn make_bucket(gcs: &FakeGcs, name: &str) {
     ]);
 }
 
-fn put(gcs: &FakeGcs, bucket: &str, name: &str, content_type: &str, data: &[u8]) {
+pub(crate) fn put(gcs: &FakeGcs, bucket: &str, name: &str, content_type: &str, data: &[u8]) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("body");
     std::fs::write(&file, data).unwrap();
@@ -54,11 +54,11 @@ fn put(gcs: &FakeGcs, bucket: &str, name: &str, content_type: &str, data: &[u8])
     ]);
 }
 
-fn storage(gcs: &FakeGcs) -> Storage {
+pub(crate) fn storage(gcs: &FakeGcs) -> Storage {
     Storage::new(StorageConfig::from_env(Some(&gcs.endpoint()))).unwrap()
 }
 
-fn url(s: &str) -> BucketUrl {
+pub(crate) fn url(s: &str) -> BucketUrl {
     BucketUrl::parse(s).unwrap()
 }
 

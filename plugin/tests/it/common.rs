@@ -7,7 +7,7 @@
 use sandbox_core::{Outputs, TaskError};
 use sandbox_plugin::config::ServeArgs;
 use sandbox_plugin::jobs::{Dispatch, Registry, TaskFuture};
-use sandbox_plugin::{AppState, serve};
+use sandbox_plugin::{AppState, Stop, serve};
 use sandbox_tasks::Context;
 use serde_json::{Map, Value, json};
 use std::io::{Read, Write};
@@ -148,7 +148,7 @@ impl TestServer {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let server_state = state.clone();
-        let grace = args.grace;
+        let stop_rule = Stop::after(args.grace);
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -162,7 +162,7 @@ impl TestServer {
                     listener,
                     server_state,
                     async move { drop(stopped.await) },
-                    grace,
+                    stop_rule,
                 )
                 .await
                 .unwrap();

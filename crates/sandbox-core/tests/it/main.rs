@@ -1,0 +1,4 @@
+//! sandbox-core's integration tests, in one binary (one module per
+//! subject, as ripgrep's and uv's `tests/it` do).
+
+mod branch_names_against_git;

@@ -1,0 +1,4 @@
+//! sandbox-vault's integration tests, in one binary (one module per
+//! subject, as ripgrep's and uv's `tests/it` do).
+
+mod openbao;
