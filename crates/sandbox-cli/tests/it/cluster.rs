@@ -5,7 +5,7 @@
 //! there is no cluster here, so what can be checked is that the manifests
 //! provide what the upstream code demands.
 
-mod common;
+use super::common;
 
 use sandbox_cli::yaml;
 use serde_json::Value;
