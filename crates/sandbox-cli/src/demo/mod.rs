@@ -197,9 +197,7 @@ pub fn on_path(program: &str) -> bool {
 /// Run psql against `url` (a demo-local server, no password), returning
 /// unaligned output.
 fn psql(url: &str, sql: &str) -> Result<String, String> {
-    let bin = std::env::var_os(sandbox_core::env_vars::PGBIN)
-        .map_or_else(|| PathBuf::from("psql"), |d| PathBuf::from(d).join("psql"));
-    let out = Command::new(bin)
+    let out = Command::new(sandbox_db::pgbin::bin("psql"))
         .args(["-X", "-At", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
         .output()
         .map_err(|e| format!("cannot run psql: {e}"))?;
