@@ -4,7 +4,7 @@
 //! repository's owner, members and collaborators on a pull request, and
 //! not from anyone else, not for another comment, not on a plain issue.
 
-mod common;
+use super::common;
 
 use assert_cmd::Command;
 use serde_json::{Value, json};
