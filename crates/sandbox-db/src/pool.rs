@@ -310,6 +310,71 @@ pub async fn claim(
     )))
 }
 
+/// A sandbox's database taken from the pool: where it came from and what
+/// it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Taken {
+    /// The member claimed.
+    pub member: String,
+    /// The restore it holds (now the sandbox database's marker).
+    pub marker: RestoreMarker,
+}
+
+/// Give `target` a member of the pool `prefix` holding `backup`: what an
+/// earlier killed run left under the target's work names is dropped, a
+/// member is claimed into the staging name, given to `owner`, the
+/// post-restore SQL runs there, and one swap gives it the target's name
+/// (the replaced target, when `existing` says there is one, is dropped).
+/// `Ok(Err(why))` when there is nothing to claim: the caller restores
+/// instead. A failure after the claim drops the staging database; the
+/// target is as it was. The caller holds the target's lock.
+pub async fn take(
+    admin: &mut Admin,
+    prefix: &str,
+    backup: &Backup,
+    max_age: Option<Duration>,
+    restore: &Restore<'_>,
+    existing: &Target,
+) -> Result<Result<Taken, String>, DbError> {
+    let (staging, old) = admin::work_names(restore.target);
+    for stale in [&staging, &old] {
+        if admin.database(stale).await?.is_some() {
+            tracing::warn!(database = %stale, "dropping what an earlier run left");
+            admin.drop_database(stale).await?;
+        }
+    }
+    let (member, owner, marker) = match claim(admin, prefix, backup, max_age, &staging).await? {
+        Claim::Claimed {
+            member,
+            owner,
+            marker,
+        } => (member, owner, marker),
+        Claim::Fallback(why) => return Ok(Err(why)),
+    };
+    let finished = async {
+        if let Some(wanted) = restore.owner
+            && wanted != owner
+        {
+            set_owner(admin, &staging, wanted).await?;
+        }
+        admin::run_post_sql(restore.server, &staging, restore.post_sql).await?;
+        admin.swap(&staging, restore.target, &old).await?;
+        if existing.exists() {
+            admin.drop_database(&old).await?;
+        }
+        Ok::<_, DbError>(())
+    }
+    .await;
+    if let Err(e) = finished {
+        // The claimed member is used up; the sandbox keeps what it had.
+        if let Err(drop_error) = admin.drop_database(&staging).await {
+            tracing::warn!("{drop_error}; the next run drops {staging}");
+        }
+        return Err(e);
+    }
+    Ok(Ok(Taken { member, marker }))
+}
+
 /// Make `name` owned by `owner`.
 pub async fn set_owner(admin: &mut Admin, name: &str, owner: &str) -> Result<(), DbError> {
     // Identifiers are quoted by ident(); nothing else is interpolated.

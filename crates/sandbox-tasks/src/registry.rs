@@ -107,6 +107,7 @@ tasks!(
     crate::patch_kustomize::PatchKustomize,
     crate::seed_bucket::SeedBucket,
     crate::restore_db::RestoreDb,
+    crate::prepare_db::PrepareDb,
 );
 
 async fn run_task<T: Task>(

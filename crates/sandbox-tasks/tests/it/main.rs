@@ -9,6 +9,7 @@ mod check_params_buckets;
 mod gitops;
 mod patch_kustomize;
 mod pr_feedback;
+mod prepare_db;
 mod reap;
 mod restore_db;
 mod secrets;
