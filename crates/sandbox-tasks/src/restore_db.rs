@@ -5,6 +5,12 @@
 //! name only when the restore, the post-restore SQL and the verification
 //! have succeeded. A failed or killed run leaves the target as it was; the
 //! next run removes what it left.
+//!
+//! With `--strategy pool`, a database `prepare-db` restored from the same
+//! (newest) backup is claimed instead: renamed to the staging name, given
+//! the post-restore SQL there, and swapped in like a restore — a rename,
+//! not a copy. An empty or stale pool falls back to the restore, and the
+//! `strategy` and `fallback_reason` outputs say which happened.
 
 use crate::args::backup::human_duration;
 use crate::args::database::resolve_server;
