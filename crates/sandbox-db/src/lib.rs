@@ -14,6 +14,7 @@
 pub mod admin;
 pub mod discovery;
 pub mod download;
+pub mod drop;
 pub mod error;
 pub mod format;
 pub mod pgbin;

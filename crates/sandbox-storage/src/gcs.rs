@@ -16,6 +16,8 @@ use serde::Deserialize;
 use std::ops::Range;
 use std::sync::Arc;
 
+mod delete;
+
 /// The fields a listing asks for, so pages stay small.
 const LIST_FIELDS: &str =
     "nextPageToken,items(name,size,updated,contentType,crc32c,md5Hash,generation)";

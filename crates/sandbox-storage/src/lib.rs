@@ -25,6 +25,7 @@
 #![warn(missing_docs)]
 
 mod auth;
+mod delete;
 pub mod env;
 mod error;
 mod gcs;

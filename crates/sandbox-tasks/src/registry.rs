@@ -107,6 +107,8 @@ tasks!(
     crate::patch_kustomize::PatchKustomize,
     crate::seed_bucket::SeedBucket,
     crate::restore_db::RestoreDb,
+    crate::drop_db::DropDb,
+    crate::cleanup_bucket::CleanupBucket,
     crate::prepare_db::PrepareDb,
 );
 

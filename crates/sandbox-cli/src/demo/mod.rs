@@ -197,9 +197,7 @@ pub fn on_path(program: &str) -> bool {
 /// Run psql against `url` (a demo-local server, no password), returning
 /// unaligned output.
 fn psql(url: &str, sql: &str) -> Result<String, String> {
-    let bin = std::env::var_os(sandbox_core::env_vars::PGBIN)
-        .map_or_else(|| PathBuf::from("psql"), |d| PathBuf::from(d).join("psql"));
-    let out = Command::new(bin)
+    let out = Command::new(sandbox_db::pgbin::bin("psql"))
         .args(["-X", "-At", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
         .output()
         .map_err(|e| format!("cannot run psql: {e}"))?;
@@ -422,61 +420,61 @@ pub async fn run(options: &Options, out: &mut impl Write) -> Result<Report, Demo
         git(json!({ "apps_path": "apps/sandboxes" })),
     )
     .await?;
-    // terraform destroy removes the sandbox's bucket and database in a
-    // cluster; here its stand-in removes their local counterparts.
-    let started = Instant::now();
-    let mut destroyed = Vec::new();
+    // drop-db and cleanup-bucket run side by side in sandbox-delete; here
+    // one after the other. They remove what a killed create left too: the
+    // staging copies of a killed restore (ending its sessions first), the
+    // documents of a killed copy.
     let dest_dir = world.sandbox_bucket.join(&environment);
-    if dest_dir.exists() {
-        std::fs::remove_dir_all(&dest_dir)
-            .map_err(|e| DemoError::Setup(format!("cannot remove {}: {e}", dest_dir.display())))?;
-        destroyed.push(format!("removed {}", dest_dir.display()));
-    }
-    if let Some(url) = &database_url {
-        // The database and any staging or retired copy a killed restore
-        // left (`<name>_stg_…`, `<name>_old_…`); FORCE ends sessions an
-        // orphaned psql may still hold.
-        let like = database_name.replace('_', "\\_");
-        // A restore killed mid-way can leave its sessions running, one of
-        // them perhaps still inside CREATE DATABASE for the staging copy:
-        // end them and wait until they are gone before looking, or the
-        // staging database appears after the drop.
-        let sessions = format!(
-            "select count(pg_terminate_backend(pid)) from pg_stat_activity \
-             where pid <> pg_backend_pid() \
-             and (application_name = 'restore-db' or datname like '{like}%')"
-        );
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let ended = psql(url, &sessions).map_err(DemoError::Setup)?;
-            if ended == "0" || Instant::now() > deadline {
-                break;
+    match &database_url {
+        Some(url) => {
+            let dropped = r
+                .task(
+                    "drop-db",
+                    json!({ "pr_number": pr.to_string(), "database_url": url }),
+                )
+                .await?;
+            if dropped.is_some() {
+                let names: Vec<String> =
+                    serde_json::from_str(output(&dropped, "databases_dropped")).unwrap_or_default();
+                r.detail(&if names.is_empty() {
+                    format!("no database of {environment} left to drop")
+                } else {
+                    format!(
+                        "dropped {} (ended {} session(s))",
+                        names.join(", "),
+                        output(&dropped, "sessions_ended")
+                    )
+                })?;
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let found = psql(
-            url,
-            &format!("select datname from pg_database where datname like '{like}%' order by 1"),
-        )
-        .map_err(DemoError::Setup)?;
-        for name in found.lines().filter(|l| !l.is_empty()) {
-            psql(
-                url,
-                &format!("drop database if exists \"{name}\" with (force)"),
-            )
-            .map_err(DemoError::Setup)?;
-            destroyed.push(format!("dropped database {name}"));
-        }
+        None => r.record(
+            "drop-db",
+            Outcome::Skipped("no database server (--database-url)".into()),
+            Duration::ZERO,
+        )?,
     }
-    r.record("terraform destroy", Outcome::Succeeded, started.elapsed())?;
-    r.detail(&format!(
-        "stand-in: {}",
-        if destroyed.is_empty() {
-            "nothing to remove".to_string()
-        } else {
-            destroyed.join("; ")
-        }
-    ))?;
+    let cleaned = r
+        .task(
+            "cleanup-bucket",
+            json!({ "pr_number": pr.to_string(), "dest_bucket": dest_bucket }),
+        )
+        .await?;
+    if cleaned.is_some() {
+        r.detail(&format!(
+            "{} objects deleted ({} bytes) from {}",
+            output(&cleaned, "objects_deleted"),
+            output(&cleaned, "bytes_found"),
+            output(&cleaned, "dest_bucket")
+        ))?;
+    }
+    r.record(
+        "terraform destroy",
+        Outcome::Skipped(
+            "stand-in: the demo has no cloud; in a cluster it destroys the sandbox's resources and state"
+                .into(),
+        ),
+        Duration::ZERO,
+    )?;
     r.record(
         "cleanup-secrets",
         Outcome::Skipped(
@@ -507,11 +505,14 @@ pub async fn run(options: &Options, out: &mut impl Write) -> Result<Report, Demo
         leftovers.push(format!("documents left in {}", dest_dir.display()));
     }
     if let Some(url) = &database_url {
-        let like = database_name.replace('_', "\\_");
+        // The database and its staging and retired copies, by their whole
+        // names: another sandbox's database is not this one's leftover.
         match psql(
             url,
             &format!(
-                "select string_agg(datname, ',') from pg_database where datname like '{like}%'"
+                "select string_agg(datname, ',') from pg_database \
+                 where datname = '{database_name}' \
+                 or datname ~ '^{database_name}_(stg|old)_[0-9a-f]{{8}}$'"
             ),
         ) {
             Ok(found) if found.is_empty() => {}

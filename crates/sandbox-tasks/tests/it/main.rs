@@ -6,6 +6,8 @@ mod support;
 
 mod check_params;
 mod check_params_buckets;
+mod cleanup_bucket;
+mod drop_db;
 mod gitops;
 mod patch_kustomize;
 mod pr_feedback;

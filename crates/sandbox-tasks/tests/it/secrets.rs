@@ -369,3 +369,43 @@ fn a_vault_that_is_down_is_transient() {
     assert_eq!(outcome.code, 4, "{}", outcome.result);
     assert!(outcome.stderr.contains("retrying"), "{}", outcome.stderr);
 }
+
+/// Issue 12, "the whole name": cleaning PR 42's tree leaves PR 420's and
+/// PR 4's, and cleaning PR 4's leaves PR 42's and PR 420's.
+#[test]
+fn cleanup_secrets_for_pr_42_never_touches_pr_420_or_pr_4() {
+    let vault = Vault::start();
+    for env in ["sbx-pr-42", "sbx-pr-420", "sbx-pr-4"] {
+        vault.bao.run(&[
+            "kv",
+            "put",
+            "-mount=secret",
+            &format!("sandboxes/{env}/db"),
+            &format!("url={SIBLING}"),
+        ]);
+    }
+    let clean = |env: &str| {
+        let mut flags = args(&[&format!("--environment={env}")]);
+        flags.extend(vault.jwt_login());
+        run(&vault, "cleanup-secrets", &flags, &[])
+    };
+    let done = clean("sbx-pr-42");
+    assert_eq!(done.code, 0, "{}", done.result);
+    assert_eq!(secrets_list(&done), ["secret/sandboxes/sbx-pr-42/db"]);
+    let present =
+        |env: &str| vault.has(&["kv", "get", "-mount=secret", &format!("sandboxes/{env}/db")]);
+    assert!(!present("sbx-pr-42"));
+    assert!(present("sbx-pr-420") && present("sbx-pr-4"));
+    let done = clean("sbx-pr-4");
+    assert_eq!(done.code, 0, "{}", done.result);
+    assert_eq!(secrets_list(&done), ["secret/sandboxes/sbx-pr-4/db"]);
+    assert!(present("sbx-pr-420") && !present("sbx-pr-4"));
+    // PR 420's path given to PR 42's run is refused.
+    let mut flags = args(&[
+        "--environment=sbx-pr-42",
+        "--vault-path=secret/sandboxes/sbx-pr-420",
+    ]);
+    flags.extend(vault.jwt_login());
+    assert_eq!(run(&vault, "cleanup-secrets", &flags, &[]).code, 5);
+    assert!(present("sbx-pr-420"));
+}

@@ -815,3 +815,67 @@ fn throttling_and_unavailability_are_retried_until_done() {
     assert_eq!(run.output("objects_copied"), "150");
     assert_exact_copy(&e, &objects, "sbx-pr-7/");
 }
+
+/// Issue 12, "the whole name": PR 42's copy never writes into PR 420's or
+/// PR 4's prefix or bucket, and PR 4's never into PR 42's; a bare shared
+/// bucket gets exactly `sbx-pr-42/` and the neighbours' objects stay as
+/// they were.
+#[test]
+fn pr_42_never_writes_where_pr_420_or_pr_4_live() {
+    let gcs = FakeGcs::start();
+    small_world(&gcs);
+    let e = gcs.endpoint();
+    make_bucket(&e, "docs-sbx-pr-420");
+    let neighbours: Vec<(String, &str, Vec<u8>)> = ["sbx-pr-420/a/1.pdf", "sbx-pr-4/a/1.pdf"]
+        .iter()
+        .map(|n| (n.to_string(), "text/plain", b"neighbour".to_vec()))
+        .collect();
+    put_all(&e, "docs-sbx", &neighbours);
+    let before = listing(&e, "docs-sbx", "");
+    for (pr, dest) in [
+        ("42", "gs://docs-sbx/sbx-pr-420/"),
+        ("42", "gs://docs-sbx/sbx-pr-4/"),
+        ("42", "gs://docs-sbx-pr-420/x/"),
+        ("4", "gs://docs-sbx/sbx-pr-42/"),
+        ("4", "gs://docs-sbx/sbx-pr-420/"),
+    ] {
+        let run = seed(
+            &e,
+            &[
+                "--source-bucket",
+                "gs://docs-int/ref",
+                "--dest-bucket",
+                dest,
+                "--pr-number",
+                pr,
+            ],
+        );
+        assert_eq!(run.code, 5, "PR {pr} into {dest}: {}", run.result);
+        assert_eq!(
+            run.result["error"]["details"][0]["rule"], "foreign-destination",
+            "PR {pr} into {dest}"
+        );
+    }
+    assert_eq!(listing(&e, "docs-sbx", ""), before, "nothing written");
+    assert!(listing(&e, "docs-sbx-pr-420", "").is_empty());
+
+    let run = seed(
+        &e,
+        &[
+            "--source-bucket",
+            "gs://docs-int/ref",
+            "--dest-bucket",
+            "gs://docs-sbx",
+            "--pr-number",
+            "42",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let after = listing(&e, "docs-sbx", "");
+    for (name, meta) in &before {
+        assert_eq!(after.get(name), Some(meta), "{name} changed");
+    }
+    let new: Vec<&String> = after.keys().filter(|n| !before.contains_key(*n)).collect();
+    assert!(!new.is_empty());
+    assert!(new.iter().all(|n| n.starts_with("sbx-pr-42/")), "{new:?}");
+}

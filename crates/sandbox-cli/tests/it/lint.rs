@@ -2,7 +2,7 @@
 //! each fail at the line marked `# expect: <rule>`, the valid inputs and
 //! the upstream Argo examples are clean, and the shipped YAML lints clean.
 
-mod common;
+use super::common;
 
 use assert_cmd::Command;
 use std::collections::BTreeSet;

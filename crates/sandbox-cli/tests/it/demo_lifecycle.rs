@@ -14,7 +14,7 @@ const RUNS: u64 = 20;
 
 fn sandbox() -> Command {
     let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("sandbox"));
-    cmd.env_remove("SANDBOX_DATABASE_URL");
+    cmd.env_remove(sandbox_core::env_vars::DATABASE_URL);
     cmd
 }
 
@@ -96,7 +96,7 @@ fn a_create_killed_anywhere_is_cleaned_by_delete() {
     let pg = Postgres::start();
     let url = pg.url("postgres");
     let scratch = tempfile::tempdir().unwrap();
-    let base: u64 = std::env::var("SANDBOX_KILL_SEED")
+    let base: u64 = std::env::var(sandbox_core::env_vars::KILL_SEED)
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| {

@@ -3,7 +3,7 @@
 //! compared with a second, deliberately plain implementation of Argo
 //! Events' data-filter semantics written here ([`model`]).
 
-mod common;
+use super::common;
 
 use assert_cmd::Command;
 use serde_json::{Value, json};

@@ -9,7 +9,7 @@ use std::path::Path;
 fn demo(world: &Path, extra: &[&str]) -> (i32, String, String) {
     let out = Command::cargo_bin("sandbox")
         .unwrap()
-        .env_remove("SANDBOX_DATABASE_URL")
+        .env_remove(sandbox_core::env_vars::DATABASE_URL)
         .args(["demo", "--world", world.to_str().unwrap()])
         .args(extra)
         .output()

@@ -3,7 +3,7 @@
 //! schemas' int-or-string types widened, see the schema module). The
 //! Workflows the Sensors submit are validated against the Argo schema too.
 
-mod common;
+use super::common;
 
 use sandbox_cli::schema::{Family, Mode, Schema};
 use sandbox_cli::yaml::{self, Node};

@@ -1,6 +1,6 @@
 //! The embedded key tables must be exactly what the upstream schemas give.
 
-mod common;
+use super::common;
 
 use sandbox_cli::schema::{Family, Schema};
 
@@ -19,13 +19,13 @@ fn embedded_tables_agree_with_the_fixture_schemas() {
         let file = common::crate_dir()
             .join("src/schema")
             .join(family.table_file());
-        if std::env::var_os("SANDBOX_UPDATE_TABLES").is_some() {
+        if std::env::var_os(sandbox_core::env_vars::UPDATE_TABLES).is_some() {
             std::fs::write(&file, &derived).expect("write table");
             continue;
         }
         assert!(
             derived == family.table(),
-            "{} is stale: regenerate with SANDBOX_UPDATE_TABLES=1 cargo test -p sandbox-cli --test schema_tables",
+            "{} is stale: regenerate with SANDBOX_UPDATE_TABLES=1 cargo test -p sandbox-cli --test it schema_tables",
             file.display()
         );
     }
