@@ -18,6 +18,7 @@ pub mod needs;
 pub mod params_file;
 pub mod patch_kustomize;
 pub mod pr_feedback;
+pub mod prepare_db;
 pub mod readme;
 pub mod reap;
 pub mod register_app;

@@ -109,6 +109,7 @@ tasks!(
     crate::restore_db::RestoreDb,
     crate::drop_db::DropDb,
     crate::cleanup_bucket::CleanupBucket,
+    crate::prepare_db::PrepareDb,
 );
 
 async fn run_task<T: Task>(

@@ -11,6 +11,7 @@ mod drop_db;
 mod gitops;
 mod patch_kustomize;
 mod pr_feedback;
+mod prepare_db;
 mod reap;
 mod restore_db;
 mod secrets;
