@@ -570,7 +570,7 @@ fn assert_exact_copy(e: &str, objects: &[(String, &str, Vec<u8>)], dest_prefix: 
 }
 
 #[test]
-fn emulator_killed_mid_copy_exits_4_and_a_rerun_completes() {
+fn emulator_stopped_mid_copy_exits_4_and_a_rerun_completes() {
     let mut gcs = FakeGcs::start_with(Backend::Filesystem);
     let e = gcs.endpoint();
     make_bucket(&e, "docs-int");
@@ -601,7 +601,7 @@ fn emulator_killed_mid_copy_exits_4_and_a_rerun_completes() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // Wait until copying is under way, then crash the emulator.
+    // Wait until copying is under way, then stop the emulator under it.
     let started = Instant::now();
     loop {
         let copied = listing(&e, "docs-sbx", "").len();
@@ -618,7 +618,7 @@ fn emulator_killed_mid_copy_exits_4_and_a_rerun_completes() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    gcs.kill();
+    gcs.stop();
     let status = wait(&mut child, Duration::from_secs(60));
     let mut stdout = String::new();
     child
