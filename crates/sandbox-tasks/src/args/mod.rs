@@ -110,11 +110,6 @@ impl Group {
             .map(|a| a.get_id().to_string())
             .collect()
     }
-
-    /// The group's arguments (for help and docs).
-    pub fn command(&self) -> Command {
-        (self.augment)(Command::new(self.name))
-    }
 }
 
 /// Every group, in the order the README lists them. Nested groups

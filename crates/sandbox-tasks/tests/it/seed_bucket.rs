@@ -2,7 +2,7 @@
 //! the result is checked with curl against the JSON API (an independent
 //! client): exact object set, contents byte for byte, content types.
 
-use super::support::{self, Run};
+use super::support::{self, Run, curl, enc, make_bucket};
 use sandbox_harness::FakeGcs;
 use sandbox_harness::fake_gcs::Backend;
 use serde_json::Value;
@@ -13,37 +13,6 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-fn curl(args: &[&str]) -> Vec<u8> {
-    let out = std::process::Command::new("curl")
-        .args(["-sS", "--fail-with-body"])
-        .args(args)
-        .output()
-        .expect("curl (installed by scripts/test)");
-    assert!(
-        out.status.success(),
-        "curl {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
-fn make_bucket(endpoint: &str, name: &str) {
-    curl(&[
-        "-X",
-        "POST",
-        "-H",
-        "content-type: application/json",
-        "-d",
-        &format!(r#"{{"name":"{name}"}}"#),
-        &format!("{endpoint}/storage/v1/b"),
-    ]);
-}
 
 /// Upload objects with one curl process (many URLs, each with its body).
 fn put_all(endpoint: &str, bucket: &str, objects: &[(String, &str, Vec<u8>)]) {

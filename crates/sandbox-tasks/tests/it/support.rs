@@ -141,3 +141,38 @@ pub(crate) fn fixtures() -> PathBuf {
         .and_then(|_| sandbox_harness::fixtures::dir())
         .expect("the GitHub REST fixtures are needed: run scripts/test, or set SANDBOX_FIXTURES")
 }
+
+/// curl as the independent client of the storage tests: fails the test on
+/// an error, returns the body.
+pub(crate) fn curl(args: &[&str]) -> Vec<u8> {
+    let out = std::process::Command::new(sandbox_harness::tool("curl"))
+        .args(["-sS", "--fail-with-body"])
+        .args(args)
+        .output()
+        .expect("curl (installed by scripts/test)");
+    assert!(
+        out.status.success(),
+        "curl {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// An object name or prefix as a URL query value.
+pub(crate) fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// Create a bucket in the emulator at `endpoint`.
+pub(crate) fn make_bucket(endpoint: &str, name: &str) {
+    curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "content-type: application/json",
+        "-d",
+        &format!(r#"{{"name":"{name}"}}"#),
+        &format!("{endpoint}/storage/v1/b"),
+    ]);
+}
