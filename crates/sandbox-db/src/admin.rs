@@ -54,7 +54,9 @@ pub struct DatabaseInfo {
 
 /// A connection to the maintenance database that administers one target.
 pub struct Admin {
-    conn: PgConnection,
+    /// Crate-visible so the pool's queries share the session (and its
+    /// advisory locks).
+    pub(crate) conn: PgConnection,
 }
 
 impl Admin {
@@ -206,7 +208,7 @@ impl Admin {
 }
 
 /// The advisory-lock key of a target database (FNV-1a of its name).
-fn lock_key(target: &str) -> i64 {
+pub(crate) fn lock_key(target: &str) -> i64 {
     i64::from_ne_bytes(fnv1a(format!("restore-db:{target}").as_bytes()).to_ne_bytes())
 }
 

@@ -20,6 +20,7 @@ pub mod format;
 pub mod pgbin;
 pub mod pipeline;
 pub mod plain;
+pub mod pool;
 pub mod restore;
 pub mod server;
 pub mod toc;

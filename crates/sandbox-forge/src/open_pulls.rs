@@ -7,9 +7,15 @@ use crate::{ForgeError, GitHub, PullDetails};
 use sandbox_core::params::GithubRepo;
 use std::collections::BTreeMap;
 
+/// Most pages of open pull requests read (100 each): 10,000 open pull
+/// requests. A longer listing is an error, never a silent cut: a sandbox
+/// whose pull request is not in the list is treated as closed.
+const MAX_OPEN_PAGES: usize = 100;
+
 impl GitHub {
     /// The open pull requests of `repo`, by number, every page (100 per
-    /// page, at most the client's page limit).
+    /// page). A listing longer than 10,000 is an error rather than a cut,
+    /// since callers take a pull request missing from it as closed.
     pub async fn open_pulls(
         &self,
         repo: &GithubRepo,
@@ -24,7 +30,14 @@ impl GitHub {
         url.query_pairs_mut()
             .append_pair("state", "open")
             .append_pair("per_page", "100");
-        let pulls: Vec<PullDetails> = self.get_all(url.as_str()).await?;
+        let (pulls, complete): (Vec<PullDetails>, bool) =
+            self.get_pages(url.as_str(), MAX_OPEN_PAGES).await?;
+        if !complete {
+            return Err(ForgeError::Truncated {
+                url: url.to_string(),
+                limit: pulls.len(),
+            });
+        }
         // Keep only open ones in case a double or a proxy ignores the filter.
         Ok(pulls
             .into_iter()

@@ -11,7 +11,7 @@
 use crate::args::{
     self, AppsArgs, AuthorArgs, BackupArgs, BaseBranchArgs, BranchArgs, BucketArgs, DatabaseArgs,
     EnvArgs, ForgeArgs, GithubArgs, IfExistsArg, ImagesFromArgs, KubectlArgs, OverlayArgs,
-    Refusals, RepoArgs, SecretsArgs, SleepArgs, StorageArgs, VaultArgs,
+    PoolArgs, Refusals, RepoArgs, SecretsArgs, SleepArgs, StorageArgs, VaultArgs,
 };
 use crate::remote::{self, RemoteCheck};
 use crate::{Context, OutputSpec, Task};
@@ -60,6 +60,9 @@ pub struct Params {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub database: DatabaseArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub pool: PoolArgs,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub forge: ForgeArgs,
@@ -236,6 +239,7 @@ fn validate(p: &Params) -> Result<Plan, TaskError> {
     let storage = p.storage.validate(&mut problems);
     let backup = p.backup.validate(false, &mut problems);
     let database = p.database.validate(false, name, &scope, &mut problems);
+    let pool = p.pool.validate(&mut problems);
     let github = p.github.validate(false, name, &scope, &mut problems);
     let secrets = p.secrets.validate(&p.vault, name, &mut problems);
     p.sleep.validate(&mut problems);
@@ -264,12 +268,13 @@ fn validate(p: &Params) -> Result<Plan, TaskError> {
         references.iter().map(|(_, r)| r),
         &mut problems,
     );
-    let (Some(env), Some(base_branch), Some(apps), Some(database), Some(_), true) = (
+    let (Some(env), Some(base_branch), Some(apps), Some(database), Some(_), Some(pool), true) = (
         env,
         base_branch,
         apps,
         database,
         github,
+        pool,
         problems.is_empty(),
     ) else {
         return Err(args::invalid(problems));
@@ -290,6 +295,7 @@ fn validate(p: &Params) -> Result<Plan, TaskError> {
     overlay.refusals(&env, &mut refusals);
     apps.refusals(&env, &mut refusals);
     database.refusals(&env, &mut refusals);
+    pool.target_refusal(&database.database, &mut refusals);
     buckets.refusals(&env, &mut refusals);
     if let Some(secrets) = &secrets {
         secrets.refusals(&env, &mut refusals);

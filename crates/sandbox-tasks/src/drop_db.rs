@@ -12,7 +12,9 @@
 //! 420's databases. Idempotent: a second run finds nothing and succeeds.
 
 use crate::args::database::resolve_server;
-use crate::args::{self, DatabaseArgs, DatabasePlan, EnvArgs, Refusals, VaultArgs, VaultPlan};
+use crate::args::{
+    self, DatabaseArgs, DatabasePlan, EnvArgs, PoolArgs, Refusals, VaultArgs, VaultPlan,
+};
 use crate::{Context, OutputSpec, Task};
 use clap::Args;
 use sandbox_core::params::{DatabaseName, Problems};
@@ -33,6 +35,10 @@ pub struct Params {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub database: DatabaseArgs,
+    /// The warm pool's names: a pool or template database is never the
+    /// sandbox's to drop (prepare-db removes those).
+    #[command(flatten)]
+    pub pool: PoolArgs,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub vault: VaultArgs,
@@ -97,13 +103,15 @@ pub fn validate(p: &Params) -> Result<Plan, TaskError> {
     let name = env.as_ref().map(|e| &e.environment);
     let scope = p.vault.scope(&mut problems);
     let database = p.database.validate(true, name, &scope, &mut problems);
+    let pool = p.pool.validate(&mut problems);
     let vault = p.vault.plan(
         scope,
         name,
         database.iter().flat_map(DatabasePlan::references),
         &mut problems,
     );
-    let (Some(env), Some(database), true) = (env, database, problems.is_empty()) else {
+    let (Some(env), Some(database), Some(pool), true) = (env, database, pool, problems.is_empty())
+    else {
         return Err(args::invalid(problems));
     };
     let Some(server) = database.server.clone() else {
@@ -112,6 +120,7 @@ pub fn validate(p: &Params) -> Result<Plan, TaskError> {
     let mut refusals = Refusals::new();
     env.refusals(&mut refusals);
     database.refusals(&env, &mut refusals);
+    pool.target_refusal(&database.database, &mut refusals);
     refusals.finish()?;
     Ok(Plan {
         database: database.database,
@@ -275,7 +284,22 @@ mod tests {
                 source_database: source.map(str::to_string),
                 database_url: Some("env:DATABASE_URL".into()),
             },
+            pool: PoolArgs::default(),
             vault: VaultArgs::default(),
+        }
+    }
+
+    /// A warm pool database is prepare-db's to drop, never a sandbox's,
+    /// even for an environment whose derived name would be one.
+    #[test]
+    fn pool_and_template_databases_are_refused() {
+        for env in ["sbx-pool-1", "sbx-template"] {
+            let err = validate(&params(env, None, None)).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::Refused, "{env}");
+            assert!(
+                err.details.iter().any(|d| d.rule == "pool-database"),
+                "{env}: {err:?}"
+            );
         }
     }
 

@@ -109,6 +109,7 @@ tasks!(
     crate::restore_db::RestoreDb,
     crate::drop_db::DropDb,
     crate::cleanup_bucket::CleanupBucket,
+    crate::prepare_db::PrepareDb,
     crate::hibernate::Hibernate,
     crate::wake::Wake,
 );
@@ -161,6 +162,27 @@ mod tests {
                     "{name}: --{long} must read {}",
                     flag_env(id)
                 );
+            }
+        }
+    }
+
+    /// The layering of issue 14: a task module composes argument groups and
+    /// domain crates, never another task module (shared code lives in
+    /// `args`, `remote`, `gitops` or a domain crate).
+    #[test]
+    fn no_task_module_imports_another() {
+        let modules: Vec<String> = TASKS.iter().map(|t| t.replace('-', "_")).collect();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        for module in &modules {
+            let text = std::fs::read_to_string(dir.join(format!("{module}.rs")))
+                .unwrap_or_else(|e| panic!("{module}.rs: {e}"));
+            for other in modules.iter().filter(|m| *m != module) {
+                for path in [format!("crate::{other}"), format!("super::{other}")] {
+                    assert!(
+                        !text.contains(&format!("{path}::")) && !text.contains(&format!("{path};")),
+                        "{module}.rs uses {path}"
+                    );
+                }
             }
         }
     }

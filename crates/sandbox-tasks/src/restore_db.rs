@@ -5,26 +5,53 @@
 //! name only when the restore, the post-restore SQL and the verification
 //! have succeeded. A failed or killed run leaves the target as it was; the
 //! next run removes what it left.
+//!
+//! With `--strategy pool`, a database `prepare-db` restored from the same
+//! (newest) backup is claimed instead: renamed to the staging name, given
+//! the post-restore SQL there, and swapped in like a restore — a rename,
+//! not a copy. An empty or stale pool falls back to the restore, and the
+//! `strategy` and `fallback_reason` outputs say which happened.
 
 use crate::args::backup::human_duration;
 use crate::args::database::resolve_server;
 use crate::args::{
-    self, BackupArgs, DatabaseArgs, DatabasePlan, EnvArgs, Refusals, StorageArgs, VaultArgs,
-    VaultPlan,
+    self, BackupArgs, DatabaseArgs, DatabasePlan, EnvArgs, PoolArgs, Refusals, RestoreArgs,
+    StorageArgs, VaultArgs, VaultPlan,
 };
 use crate::{Context, OutputSpec, Task};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use sandbox_core::params::{DatabaseName, EnvironmentName, Invalid, Problems};
 use sandbox_core::{Outputs, TaskError};
 use sandbox_db::DbError;
 use sandbox_db::admin::{self, Admin};
 use sandbox_db::discovery::{self, BackupQuery};
 use sandbox_db::pipeline::{ByteCounter, RestoreOptions};
+use sandbox_db::pool;
 use sandbox_db::restore::{self, Restore, RestoreMarker, Restored, Target, backup_time};
 use sandbox_db::server::ServerRef;
 use sandbox_storage::{Storage, StorageConfig};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+
+/// Where the sandbox's database comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum StrategyArg {
+    /// Restore the backup (streaming).
+    #[default]
+    Restore,
+    /// Claim a warm pool database holding the newest backup (prepare-db);
+    /// restore when the pool is empty or stale.
+    Pool,
+}
+
+impl StrategyArg {
+    fn as_str(self) -> &'static str {
+        match self {
+            StrategyArg::Restore => "restore",
+            StrategyArg::Pool => "pool",
+        }
+    }
+}
 
 /// Restore the newest backup into the sandbox's database.
 #[derive(Debug, Clone, Default, Args)]
@@ -45,15 +72,15 @@ pub struct Params {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub vault: VaultArgs,
-    /// Role owning the database when it is created.
-    #[arg(long, env = "SANDBOX_OWNER", value_name = "ROLE")]
-    pub owner: Option<String>,
-    /// Do not restore the dump's ownership: objects belong to the restoring role.
-    #[arg(long, env = "SANDBOX_NO_OWNER")]
-    pub no_owner: bool,
-    /// Role to restore as (SET ROLE), so it owns what --no-owner leaves.
-    #[arg(long, env = "SANDBOX_ROLE", value_name = "ROLE")]
-    pub role: Option<String>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub pool: PoolArgs,
+    /// Where the database comes from: a restore, or a claim from the warm pool.
+    #[arg(long, env = "SANDBOX_STRATEGY", value_enum, default_value_t = StrategyArg::Restore)]
+    pub strategy: StrategyArg,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub restore: RestoreArgs,
     /// Replace a database that already holds data.
     #[arg(long, env = "SANDBOX_CLEAN")]
     pub clean: bool,
@@ -66,13 +93,6 @@ pub struct Params {
         value_delimiter = ','
     )]
     pub post_sql: Vec<PathBuf>,
-    /// Parallel restore jobs; above 1 a custom-format backup is first
-    /// downloaded to a temporary file with parallel ranged reads.
-    #[arg(long, env = "SANDBOX_JOBS", value_name = "N", default_value = "1")]
-    pub jobs: String,
-    /// Directory for the temporary file of a parallel restore [default: the system's].
-    #[arg(long, env = "SANDBOX_TEMP_DIR", value_name = "DIR")]
-    pub temp_dir: Option<PathBuf>,
 }
 
 /// The task.
@@ -109,6 +129,18 @@ impl Task for RestoreDb {
         OutputSpec {
             name: "plan",
             description: "JSON plan of a dry run: target, staging database, owner, options.",
+        },
+        OutputSpec {
+            name: "strategy",
+            description: "How the database was made: pool (claimed) or restore (also a pool's fallback).",
+        },
+        OutputSpec {
+            name: "pool_database",
+            description: "The pool database claimed (empty when restored).",
+        },
+        OutputSpec {
+            name: "fallback_reason",
+            description: "Why --strategy pool restored instead (empty otherwise).",
         },
     ];
     type Params = Params;
@@ -156,38 +188,10 @@ pub struct Plan {
     pub storage: StorageConfig,
     /// Change nothing.
     pub dry_run: bool,
-}
-
-/// A role name: what needs no more than plain quoting and reads the same
-/// in every tool.
-fn parse_role(s: &str) -> Result<String, Invalid> {
-    let ok = !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        && !s.as_bytes()[0].is_ascii_digit();
-    if ok {
-        Ok(s.to_string())
-    } else {
-        Err(Invalid::one(
-            "role-name",
-            "role name must be 1 to 63 letters, digits, '_' or '-', not starting with a digit",
-            "give the role's plain name",
-        ))
-    }
-}
-
-fn parse_jobs(s: &str) -> Result<u32, Invalid> {
-    s.parse::<u32>()
-        .ok()
-        .filter(|n| (1..=64).contains(n))
-        .ok_or_else(|| {
-            Invalid::one(
-                "jobs",
-                "jobs must be a whole number from 1 to 64",
-                "pass e.g. 2",
-            )
-        })
+    /// Restore, or claim from the pool first.
+    pub strategy: StrategyArg,
+    /// The pool claimed from.
+    pub pool_prefix: DatabaseName,
 }
 
 /// Validate every field, then the guard rails (exit 2 with every problem,
@@ -201,15 +205,14 @@ pub fn validate(p: &Params) -> Result<Plan, TaskError> {
     let database = p.database.validate(true, name, &scope, &mut problems);
     let backup = p.backup.validate(true, &mut problems);
     let storage = p.storage.validate(&mut problems);
+    let pool = p.pool.validate(&mut problems);
     let vault = p.vault.plan(
         scope,
         name,
         database.iter().flat_map(DatabasePlan::references),
         &mut problems,
     );
-    let owner = problems.parse_opt("owner", p.owner.as_deref(), parse_role);
-    let role = problems.parse_opt("role", p.role.as_deref(), parse_role);
-    let jobs = problems.parse("jobs", &p.jobs, parse_jobs);
+    let restore = p.restore.validate(&mut problems);
     let mut post_sql = Vec::new();
     for file in &p.post_sql {
         let shown = file.display().to_string();
@@ -225,12 +228,13 @@ pub fn validate(p: &Params) -> Result<Plan, TaskError> {
             post_sql.push((shown, text));
         }
     }
-    let (Some(env), Some(database), Some(query), Some(storage), Some(jobs), true) = (
+    let (Some(env), Some(database), Some(query), Some(storage), Some(pool), Some(restore), true) = (
         env,
         database,
         backup.query,
         storage,
-        jobs,
+        pool,
+        restore,
         problems.is_empty(),
     ) else {
         return Err(args::invalid(problems));
@@ -241,6 +245,7 @@ pub fn validate(p: &Params) -> Result<Plan, TaskError> {
     let mut refusals = Refusals::new();
     env.refusals(&mut refusals);
     database.refusals(&env, &mut refusals);
+    pool.target_refusal(&database.database, &mut refusals);
     refusals.finish()?;
     Ok(Plan {
         environment: env.environment,
@@ -249,17 +254,16 @@ pub fn validate(p: &Params) -> Result<Plan, TaskError> {
         vault,
         backup: query,
         max_age: backup.max_age,
-        owner,
-        restore: RestoreOptions {
-            no_owner: p.no_owner,
-            role,
-        },
+        owner: restore.owner,
+        restore: restore.options,
         clean: p.clean,
         post_sql,
-        jobs,
-        temp_dir: p.temp_dir.clone().unwrap_or_else(std::env::temp_dir),
+        jobs: restore.jobs,
+        temp_dir: restore.temp_dir,
         storage,
         dry_run: false,
+        strategy: p.strategy,
+        pool_prefix: pool.prefix,
     })
 }
 
@@ -358,10 +362,12 @@ pub async fn execute(plan: Plan, ctx: Context) -> Result<Outputs, TaskError> {
             .set("backup_time", backup_time(&backup))
             .set("backup_size", backup.object.size)
             .set("database_name", target)
+            .set("strategy", plan.strategy.as_str())
             .set(
                 "plan",
                 serde_json::json!({
                     "dry_run": true,
+                    "strategy": plan.strategy.as_str(),
                     "target": target,
                     "target_exists": existing.exists(),
                     "replace": existing.exists(),
@@ -379,9 +385,6 @@ pub async fn execute(plan: Plan, ctx: Context) -> Result<Outputs, TaskError> {
         return Ok(out);
     }
 
-    let counter = ByteCounter::default();
-    let ticker = progress_ticker(counter.clone(), backup.object.size, ctx.clone());
-    let started = Instant::now();
     let restore = Restore {
         server: &server,
         target,
@@ -391,6 +394,46 @@ pub async fn execute(plan: Plan, ctx: Context) -> Result<Outputs, TaskError> {
         temp_dir: &plan.temp_dir,
         post_sql: &plan.post_sql,
     };
+    let mut fallback_reason = String::new();
+    if plan.strategy == StrategyArg::Pool {
+        let started = Instant::now();
+        let taken = pool::take(
+            &mut admin,
+            plan.pool_prefix.as_str(),
+            &backup,
+            plan.max_age,
+            &restore,
+            &existing,
+        )
+        .await
+        .map_err(|e| {
+            let mut error = TaskError::from(e);
+            error.message = format!("claiming from the pool: {}", error.message);
+            error
+        })?;
+        match taken {
+            Ok(taken) => {
+                tracing::info!(
+                    database = target,
+                    member = %taken.member,
+                    elapsed_s = started.elapsed().as_secs_f64(),
+                    "claimed from the pool"
+                );
+                let mut out = marker_outputs(&taken.marker, &plan.database);
+                out.set("strategy", "pool")
+                    .set("pool_database", &taken.member);
+                return Ok(out);
+            }
+            Err(why) => {
+                tracing::warn!("{why}; restoring instead");
+                fallback_reason = why;
+            }
+        }
+    }
+
+    let counter = ByteCounter::default();
+    let ticker = progress_ticker(counter.clone(), backup.object.size, ctx.clone());
+    let started = Instant::now();
     let result =
         restore::restore_and_swap(&mut admin, &storage, &backup, &restore, &existing, &counter)
             .await;
@@ -409,7 +452,10 @@ pub async fn execute(plan: Plan, ctx: Context) -> Result<Outputs, TaskError> {
         elapsed_s = elapsed.as_secs_f64(),
         "restored"
     );
-    Ok(marker_outputs(&marker, &plan.database))
+    let mut out = marker_outputs(&marker, &plan.database);
+    out.set("strategy", "restore")
+        .set("fallback_reason", fallback_reason);
+    Ok(out)
 }
 
 /// Log bytes, rate and elapsed time every few seconds, and keep the
@@ -461,7 +507,6 @@ mod tests {
                 backup_url: Some("gs://backups/nightly/".into()),
                 ..args::BackupArgs::default()
             },
-            jobs: "1".into(),
             ..Params::default()
         }
     }
@@ -486,8 +531,11 @@ mod tests {
                 max_age: Some("soon".into()),
                 ..args::BackupArgs::default()
             },
-            jobs: "0".into(),
-            role: Some("r;drop".into()),
+            restore: RestoreArgs {
+                jobs: "0".into(),
+                role: Some("r;drop".into()),
+                ..RestoreArgs::default()
+            },
             ..params()
         };
         let err = validate(&p).unwrap_err();
@@ -523,6 +571,26 @@ mod tests {
                 ..params()
             };
             assert_eq!(validate(&p).unwrap_err().kind, ErrorKind::Refused, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_sandbox_never_restores_into_a_pool_database() {
+        for (environment, prefix) in [("sbx-pool-1", "sbx_pool"), ("sbx-warm-3", "sbx_warm")] {
+            let p = Params {
+                env: EnvArgs {
+                    environment: Some(environment.into()),
+                    ..EnvArgs::default()
+                },
+                pool: PoolArgs {
+                    pool_prefix: prefix.into(),
+                    ..PoolArgs::default()
+                },
+                ..params()
+            };
+            let err = validate(&p).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::Refused, "{environment}");
+            assert_eq!(err.details[0].rule, "pool-database", "{environment}");
         }
     }
 }

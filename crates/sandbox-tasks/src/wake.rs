@@ -10,14 +10,15 @@
 //! pushed with fetch-reapply-retry.
 
 use crate::args::{AppsArgs, AuthorArgs, EnvArgs, ForgeArgs, GithubArgs, RepoArgs, VaultArgs};
-use crate::gitops::{self, ACTION};
-use crate::hibernate::{
-    AppInfo, ScopeArgs, Select, Skipped, edit_failed, open_pulls, push_all, sandbox_pr, to_json,
-    wake_text,
+use crate::fleet::{
+    Scope, ScopeArgs, Select, Skipped, edit_error, edit_failed, open_pulls, push_all, sandbox_pr,
+    to_json,
 };
+use crate::gitops::{self, ACTION};
 use crate::{Context, OutputSpec, Task};
 use clap::Args;
 use sandbox_core::{Outputs, TaskError};
+use sandbox_kustomize::application::{AppInfo, HIBERNATED_AT, wake};
 use serde::Serialize;
 
 /// Wake hibernated sandboxes: restore their Applications' replica overrides.
@@ -49,7 +50,7 @@ pub struct Params {
     pub vault: VaultArgs,
 }
 
-fn scope(p: &Params) -> Result<crate::hibernate::Scope, TaskError> {
+fn scope(p: &Params) -> Result<Scope, TaskError> {
     ScopeArgs {
         env: &p.env,
         repo: &p.repo,
@@ -155,11 +156,11 @@ impl Task for Wake {
                 continue;
             }
             // Checked before anything is pushed.
-            wake_text(&app.file, &app.text).map_err(edit_failed)?;
+            wake(&app.text).map_err(|e| edit_failed(edit_error(&app.file, e)))?;
             let hibernated_at = yaml_serde::from_str::<serde_json::Value>(&app.text)
                 .ok()
                 .and_then(|v| {
-                    v["metadata"]["annotations"][crate::hibernate::HIBERNATED_AT]
+                    v["metadata"]["annotations"][HIBERNATED_AT]
                         .as_str()
                         .map(str::to_string)
                 })
@@ -199,7 +200,7 @@ impl Task for Wake {
         let branch = scope.apps_branch.clone();
         let outcome = gitops::blocking(move || {
             push_all(&ws, &branch, &message, files, |file, text| {
-                wake_text(file, text).map(Some)
+                wake(text).map(Some).map_err(|e| edit_error(file, e))
             })
         })
         .await?;

@@ -88,7 +88,19 @@ impl FakeGcs {
         }
     }
 
-    /// Start it again on the same port (after [`FakeGcs::kill`]).
+    /// Stop the emulator as a rollout or a node drain does (SIGTERM, then
+    /// SIGKILL after a grace period): its clients see their connections
+    /// refused, and its filesystem store is left whole. A SIGKILL in the
+    /// middle of a write can leave fake-gcs-server's filesystem backend
+    /// without a bucket after a restart, which no client can recover from.
+    pub fn stop(&mut self) {
+        if let Some(mut p) = self.process.take() {
+            p.stop(std::time::Duration::from_secs(10));
+        }
+    }
+
+    /// Start it again on the same port (after [`FakeGcs::kill`] or
+    /// [`FakeGcs::stop`]).
     pub fn restart(&mut self) {
         self.kill();
         self.launch();

@@ -165,15 +165,6 @@ impl BucketUrl {
         ))
     }
 
-    /// True when `name` appears in the bucket name or object prefix (or, for
-    /// `file://`, in the path): the guard rail's test of ownership.
-    pub fn mentions(&self, name: &str) -> bool {
-        match self {
-            BucketUrl::Gs { bucket, prefix } => bucket.contains(name) || prefix.contains(name),
-            BucketUrl::File { path } => path.to_string_lossy().contains(name),
-        }
-    }
-
     /// True when one location contains the other (copying between them
     /// would copy onto the source).
     pub fn overlaps(&self, other: &BucketUrl) -> bool {
@@ -248,7 +239,6 @@ mod tests {
     fn prefixes_are_normalised_and_traversal_refused() {
         let url = BucketUrl::parse("gs://bucket-1/sbx-pr-1/docs").unwrap();
         assert_eq!(url.to_string(), "gs://bucket-1/sbx-pr-1/docs/");
-        assert!(url.mentions("sbx-pr-1"));
         assert_eq!(rules("gs://bucket-1/a/../b"), ["path-traversal"]);
         assert!(BucketUrl::parse("file://relative/dir").is_err());
         assert!(BucketUrl::parse("file:///srv/../etc").is_err());

@@ -3,4 +3,5 @@
 //! sandbox-harness).
 
 mod pgbin;
+mod pool;
 mod restore;

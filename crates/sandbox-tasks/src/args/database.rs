@@ -60,7 +60,25 @@ impl DatabaseArgs {
             self.source_database.as_deref(),
             DatabaseName::parse,
         );
-        let server = match &self.database_url {
+        let server = self.server(required, environment, scope, problems);
+        Some(DatabasePlan {
+            database: database?,
+            source_database,
+            server,
+        })
+    }
+
+    /// Validate only the server, for a task that works on no sandbox's
+    /// database (`prepare-db`); a missing `--database-url` is a problem
+    /// only when `required`.
+    pub fn server(
+        &self,
+        required: bool,
+        environment: Option<&EnvironmentName>,
+        scope: &VaultScope,
+        problems: &mut Problems,
+    ) -> Option<ServerRef> {
+        match &self.database_url {
             Some(url) => {
                 problems.parse_secret("database_url", url, |s| match ServerRef::parse(s)? {
                     ServerRef::Credential(r) => {
@@ -72,18 +90,13 @@ impl DatabaseArgs {
             None => {
                 if required {
                     problems.missing(
-                        "database_url",
-                        "pass --database-url file:<path>, env:<VARIABLE> or vault://<mount>/<path>#<key>",
-                    );
+                    "database_url",
+                    "pass --database-url file:<path>, env:<VARIABLE> or vault://<mount>/<path>#<key>",
+                );
                 }
                 None
             }
-        };
-        Some(DatabasePlan {
-            database: database?,
-            source_database,
-            server,
-        })
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! The shared vocabulary of task parameters: one group of flags per family
 //! (environment identity, repository, commit author, branches, overlay,
-//! apps, buckets, backups, database, GitHub, Vault), each declared once with
+//! apps, buckets, backups, database, restores, the prepared pool, GitHub, Vault), each declared once with
 //! its validation. A task's `Params` flattens the groups it takes and adds
 //! only its own flags; `check-params` flattens them all, so it validates
 //! every parameter with the same code as the task that uses it and can no
@@ -23,7 +23,9 @@ pub mod database;
 pub mod env;
 pub mod github;
 pub mod overlay;
+pub mod pool;
 pub mod repo;
+pub mod restore;
 pub mod sleep;
 pub mod vault;
 
@@ -39,7 +41,9 @@ pub use database::{DatabaseArgs, DatabasePlan};
 pub use env::{EnvArgs, EnvPlan, PrefixArgs};
 pub use github::{Forge, ForgeArgs, GithubArgs, GithubPlan};
 pub use overlay::{ImagesFromArgs, OverlayArgs, OverlayPlan};
+pub use pool::{PoolArgs, PoolPlan};
 pub use repo::{RepoArgs, RepoPlan};
+pub use restore::{RestoreArgs, RestorePlan};
 pub use sleep::{KubectlArgs, SleepArgs};
 pub use vault::{SecretsArgs, VaultArgs, VaultPlan};
 
@@ -108,11 +112,6 @@ impl Group {
             .map(|a| a.get_id().to_string())
             .collect()
     }
-
-    /// The group's arguments (for help and docs).
-    pub fn command(&self) -> Command {
-        (self.augment)(Command::new(self.name))
-    }
 }
 
 /// Every group, in the order the README lists them. Nested groups
@@ -163,6 +162,14 @@ pub const GROUPS: &[Group] = &[
     Group::of::<DatabaseArgs>(
         "database",
         "The sandbox database, its server and the source database.",
+    ),
+    Group::of::<RestoreArgs>(
+        "restore",
+        "How a backup is restored: ownership, the role, parallel jobs.",
+    ),
+    Group::of::<PoolArgs>(
+        "pool",
+        "The warm pool and the template database prepared at night, never a sandbox's own.",
     ),
     Group::of::<GithubArgs>(
         "github",

@@ -1,27 +1,9 @@
 //! `check-params --check-remote` checks the buckets against a real
 //! fake-gcs-server: the source can be listed, the destination bucket exists.
 
-use super::support;
+use super::support::{self, make_bucket};
 use sandbox_harness::FakeGcs;
 use serde_json::Value;
-
-fn make_bucket(endpoint: &str, name: &str) {
-    let status = std::process::Command::new("curl")
-        .args([
-            "-sSf",
-            "-o",
-            "/dev/null",
-            "-X",
-            "POST",
-            "-H",
-            "content-type: application/json",
-        ])
-        .args(["-d", &format!(r#"{{"name":"{name}"}}"#)])
-        .arg(format!("{endpoint}/storage/v1/b"))
-        .status()
-        .expect("curl (installed by scripts/test)");
-    assert!(status.success());
-}
 
 fn check(endpoint: &str, source: &str, dest: &str) -> (i32, Value) {
     let run = support::task("check-params")

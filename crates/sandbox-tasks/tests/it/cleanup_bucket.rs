@@ -4,42 +4,11 @@
 //! and its rerun; PR 420's and PR 4's prefixes, look-alike names and the
 //! source prefix stay, object for object.
 
-use super::support::{self, Run};
+use super::support::{self, Run, curl, enc, make_bucket};
 use sandbox_harness::FakeGcs;
 use serde_json::Value;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn curl(args: &[&str]) -> Vec<u8> {
-    let out = Command::new("curl")
-        .args(["-sS", "--fail-with-body"])
-        .args(args)
-        .output()
-        .expect("curl (installed by scripts/test)");
-    assert!(
-        out.status.success(),
-        "curl {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
-fn make_bucket(endpoint: &str, name: &str) {
-    curl(&[
-        "-X",
-        "POST",
-        "-H",
-        "content-type: application/json",
-        "-d",
-        &format!(r#"{{"name":"{name}"}}"#),
-        &format!("{endpoint}/storage/v1/b"),
-    ]);
-}
 
 /// Upload small objects with one curl process per 500, 16 at a time.
 fn put_all(endpoint: &str, bucket: &str, names: &[String]) {

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use wiremock::matchers::{method, path, query_param};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, MockServer};
 
 const REPO: &str = "octocat/Hello-World";
 
@@ -170,26 +170,22 @@ async fn open_pulls(server: &MockServer) {
 
 /// The open pull requests `numbers`, PR 4 labelled keep-awake.
 async fn open_pulls_of(server: &MockServer, numbers: impl Iterator<Item = u64>) {
-    let recorded: Vec<Value> = serde_json::from_str(
-        &std::fs::read_to_string(support::fixtures().join("github/rest/pulls-list.json")).unwrap(),
-    )
-    .unwrap();
-    let template = recorded[0].clone();
-    let pulls: Vec<Value> = numbers
+    let pulls: Vec<(u64, &[&str])> = numbers
         .map(|n| {
-            let mut pr = template.clone();
-            pr["number"] = json!(n);
-            pr["state"] = json!("open");
-            let mut label = pr["labels"][0].clone();
-            label["name"] = json!(if n == 4 { "Keep-Awake" } else { "bug" });
-            pr["labels"] = json!([label]);
-            pr
+            (
+                n,
+                if n == 4 {
+                    &["Keep-Awake"] as &[&str]
+                } else {
+                    &["bug"]
+                },
+            )
         })
         .collect();
     Mock::given(method("GET"))
         .and(path(format!("/repos/{REPO}/pulls")))
         .and(query_param("state", "open"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(pulls))
+        .respond_with(support::OpenPulls::new(&pulls))
         .mount(server)
         .await;
 }

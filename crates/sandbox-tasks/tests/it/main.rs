@@ -12,6 +12,7 @@ mod gitops;
 mod hibernate;
 mod patch_kustomize;
 mod pr_feedback;
+mod prepare_db;
 mod reap;
 mod restore_db;
 mod secrets;

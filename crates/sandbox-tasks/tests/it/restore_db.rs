@@ -98,18 +98,6 @@ fn curl(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn gcs_bucket(gcs: &FakeGcs, bucket: &str) {
-    curl(&[
-        "-X",
-        "POST",
-        "-H",
-        "content-type: application/json",
-        "-d",
-        &format!(r#"{{"name":"{bucket}"}}"#),
-        &format!("{}/storage/v1/b", gcs.endpoint()),
-    ]);
-}
-
 fn gcs_upload(gcs: &FakeGcs, bucket: &str, name: &str, file: &Path) {
     curl(&[
         "-X",
@@ -188,7 +176,7 @@ fn check_restored(s: &Setup, db: &str, owner: &str) {
 fn every_format_restores_from_the_bucket() {
     let s = setup();
     let gcs = FakeGcs::start();
-    gcs_bucket(&gcs, "backups");
+    support::make_bucket(&gcs.endpoint(), "backups");
     for (name, path) in &s.dumps {
         gcs_upload(&gcs, "backups", &format!("nightly/{name}"), path);
     }

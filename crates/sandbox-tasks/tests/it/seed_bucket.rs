@@ -2,7 +2,7 @@
 //! the result is checked with curl against the JSON API (an independent
 //! client): exact object set, contents byte for byte, content types.
 
-use super::support::{self, Run};
+use super::support::{self, Run, curl, enc, make_bucket};
 use sandbox_harness::FakeGcs;
 use sandbox_harness::fake_gcs::Backend;
 use serde_json::Value;
@@ -13,37 +13,6 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-fn curl(args: &[&str]) -> Vec<u8> {
-    let out = std::process::Command::new("curl")
-        .args(["-sS", "--fail-with-body"])
-        .args(args)
-        .output()
-        .expect("curl (installed by scripts/test)");
-    assert!(
-        out.status.success(),
-        "curl {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
-fn make_bucket(endpoint: &str, name: &str) {
-    curl(&[
-        "-X",
-        "POST",
-        "-H",
-        "content-type: application/json",
-        "-d",
-        &format!(r#"{{"name":"{name}"}}"#),
-        &format!("{endpoint}/storage/v1/b"),
-    ]);
-}
 
 /// Upload objects with one curl process (many URLs, each with its body).
 fn put_all(endpoint: &str, bucket: &str, objects: &[(String, &str, Vec<u8>)]) {
@@ -570,7 +539,7 @@ fn assert_exact_copy(e: &str, objects: &[(String, &str, Vec<u8>)], dest_prefix: 
 }
 
 #[test]
-fn emulator_killed_mid_copy_exits_4_and_a_rerun_completes() {
+fn emulator_stopped_mid_copy_exits_4_and_a_rerun_completes() {
     let mut gcs = FakeGcs::start_with(Backend::Filesystem);
     let e = gcs.endpoint();
     make_bucket(&e, "docs-int");
@@ -601,7 +570,7 @@ fn emulator_killed_mid_copy_exits_4_and_a_rerun_completes() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // Wait until copying is under way, then crash the emulator.
+    // Wait until copying is under way, then stop the emulator under it.
     let started = Instant::now();
     loop {
         let copied = listing(&e, "docs-sbx", "").len();
@@ -618,7 +587,7 @@ fn emulator_killed_mid_copy_exits_4_and_a_rerun_completes() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    gcs.kill();
+    gcs.stop();
     let status = wait(&mut child, Duration::from_secs(60));
     let mut stdout = String::new();
     child
