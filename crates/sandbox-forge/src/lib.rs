@@ -13,10 +13,12 @@ mod comments;
 mod error;
 mod open_pulls;
 mod pulls;
+mod sections;
 
 pub use comments::CommentAction;
 pub use error::ForgeError;
 pub use pulls::{Label, PullDetails};
+pub use sections::{sticky_marker, with_section};
 
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};

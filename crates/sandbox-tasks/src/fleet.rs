@@ -338,6 +338,54 @@ pub(crate) fn push_all(
     .map_err(TaskError::from)
 }
 
+/// Set the `sleep` section of each sandbox's sticky comment, for those
+/// whose pull request is open (`pulls`, from the run's one listing):
+/// `notes` are (environment, text). The commit is already pushed, so a
+/// comment that cannot be written is a warning, not a failure. Returns how
+/// many comments say it now.
+pub(crate) async fn tell_prs(
+    scope: &Scope,
+    ctx: &Context,
+    pulls: Option<&BTreeMap<u64, sandbox_forge::PullDetails>>,
+    notes: Vec<(String, String)>,
+) -> usize {
+    let (Some((github, repo)), Some(pulls)) = (&scope.github, pulls) else {
+        return 0;
+    };
+    if notes.is_empty() {
+        return 0;
+    }
+    let creds = scope.vault.credentials(ctx);
+    let client = match github.client(&creds).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e.message, "cannot reach GitHub to update the comments");
+            return 0;
+        }
+    };
+    let mut told = 0;
+    for (environment, text) in notes {
+        let Some(pr) = sandbox_pr(&scope.policy, &environment) else {
+            continue;
+        };
+        let number = u64::from(pr.get());
+        if !pulls.contains_key(&number) {
+            continue;
+        }
+        let marker = sandbox_forge::sticky_marker(&environment);
+        match client
+            .sticky_section(repo, number, &marker, "sleep", &text)
+            .await
+        {
+            Ok(_) => told += 1,
+            Err(e) => {
+                tracing::warn!(%environment, pr = number, error = %e, "cannot update the sandbox's comment");
+            }
+        }
+    }
+    told
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,11 +24,11 @@
 
 use crate::args::{
     AppsArgs, AuthorArgs, EnvArgs, ForgeArgs, GithubArgs, KubectlArgs, RepoArgs, SleepArgs,
-    VaultArgs,
+    SleepPlan, VaultArgs,
 };
 use crate::fleet::{
     Scope, ScopeArgs, Select, Skipped, check_revision, edit_error, edit_failed, open_pulls,
-    push_all, sandbox_pr, to_json, utc,
+    push_all, sandbox_pr, tell_prs, to_json, utc,
 };
 use crate::gitops::{self, ACTION};
 use crate::{Context, OutputSpec, Task};
@@ -104,6 +104,9 @@ pub struct Hibernated {
     pub app_file: String,
     /// The Deployments and StatefulSets scaled to zero, with their replicas before.
     pub workloads: Vec<Workload>,
+    /// Replica-hours a week the schedules save for it (its replicas times
+    /// the hours it sleeps between the hibernate and wake schedules).
+    pub replica_hours_per_week: f64,
 }
 
 /// One entry of the `not_handled` output.
@@ -135,7 +138,7 @@ impl Task for Hibernate {
     const OUTPUTS: &'static [OutputSpec] = &[
         OutputSpec {
             name: "hibernated",
-            description: "JSON array of the sandboxes put to sleep: {\"environment\",\"app_file\",\"workloads\": [{\"kind\",\"name\",\"replicas\"}]}.",
+            description: "JSON array of the sandboxes put to sleep: {\"environment\",\"app_file\",\"workloads\": [{\"kind\",\"name\",\"replicas\"}],\"replica_hours_per_week\"}.",
         },
         OutputSpec {
             name: "skipped",
@@ -154,6 +157,14 @@ impl Task for Hibernate {
             description: "How many replicas the hibernated workloads had.",
         },
         OutputSpec {
+            name: "replica_hours_per_week",
+            description: "Replica-hours a week the schedules save for the hibernated sandboxes: their replicas times the hours between sleep_schedule and wake_schedule.",
+        },
+        OutputSpec {
+            name: "comments",
+            description: "How many pull requests' sticky comments now say the sandbox is sleeping (with --forge github).",
+        },
+        OutputSpec {
             name: "commit",
             description: "The commit on the apps branch (empty on a dry run or when nothing changed).",
         },
@@ -170,7 +181,9 @@ impl Task for Hibernate {
 
     #[tracing::instrument(name = "hibernate", skip_all)]
     async fn run(params: Params, ctx: Context) -> Result<Outputs, TaskError> {
-        let (scope, label) = validate(&params)?;
+        let (scope, sleep) = validate(&params)?;
+        let label = sleep.label.clone();
+        let hours = sleep.hours_per_week;
         let creds = scope.vault.credentials(&ctx);
         let ws = scope.repo.open(&creds, scope.author.clone()).await?;
         let (ws, apps) = {
@@ -192,6 +205,7 @@ impl Task for Hibernate {
         } else {
             open_pulls(&scope, &ctx).await?
         };
+        let pulls_for_run = pulls.clone();
         let policy = scope.policy.clone();
         let single = scope.single.is_some();
         let kubectl = params.kubectl.kubectl.clone();
@@ -201,7 +215,7 @@ impl Task for Hibernate {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs());
-        gitops::blocking(move || {
+        let (mut out, notes) = gitops::blocking(move || {
             let mut skipped = Vec::new();
             let mut hibernated = Vec::new();
             let mut not_handled = Vec::new();
@@ -229,7 +243,7 @@ impl Task for Hibernate {
                     skipped.push(skip("keep-awake-annotation", None));
                     continue;
                 }
-                if let Some(pulls) = &pulls
+                if let Some(pulls) = &pulls_for_run
                     && let Some(pr) = sandbox_pr(&policy, app.environment.as_str())
                     && pulls
                         .get(&u64::from(pr.get()))
@@ -370,10 +384,12 @@ impl Task for Hibernate {
                         name: c.name,
                     });
                 }
+                let replicas: u64 = workloads.iter().filter_map(|w| w.replicas).sum();
                 hibernated.push(Hibernated {
                     environment: app.environment.to_string(),
                     app_file: app.file.clone(),
                     workloads: workloads.clone(),
+                    replica_hours_per_week: replicas as f64 * hours,
                 });
                 plans.insert(app.file.clone(), workloads);
             }
@@ -396,17 +412,18 @@ impl Task for Hibernate {
                 .set("skipped", to_json(&skipped)?)
                 .set("not_handled", to_json(&not_handled)?)
                 .set("count", hibernated.len())
-                .set("replicas_stopped", replicas);
+                .set("replicas_stopped", replicas)
+                .set("replica_hours_per_week", format!("{:.1}", replicas as f64 * hours));
             if dry_run {
                 for h in &hibernated {
                     tracing::info!(environment = %h.environment, file = %h.app_file, workloads = h.workloads.len(), "dry run: would hibernate");
                 }
                 out.set("commit", "").set(ACTION, "planned");
-                return Ok(out);
+                return Ok((out, Vec::new()));
             }
             if plans.is_empty() {
                 out.set("commit", "").set(ACTION, "unchanged");
-                return Ok(out);
+                return Ok((out, Vec::new()));
             }
             let message = format!("hibernate: {} sandbox(es)", plans.len());
             let files: Vec<String> = plans.keys().cloned().collect();
@@ -427,14 +444,37 @@ impl Task for Hibernate {
                 if outcome.pushed() { outcome.commit() } else { "" },
             )
             .set(ACTION, if outcome.pushed() { "pushed" } else { "unchanged" });
-            Ok(out)
+            let notes = if outcome.pushed() {
+                hibernated
+                    .iter()
+                    .map(|h| {
+                        (
+                            h.environment.clone(),
+                            format!(
+                                "💤 **Sleeping** since {} UTC ({}): comment `/sandbox wake` or push to this pull request to wake it. \
+                                 Sleeping outside working hours saves about {:.0} replica-hours a week.",
+                                &now[11..16],
+                                &now[..10],
+                                h.replica_hours_per_week
+                            ),
+                        )
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            Ok((out, notes))
         })
-        .await
+        .await?;
+        let told = tell_prs(&scope, &ctx, pulls.as_ref(), notes).await;
+        out.set("comments", told);
+        Ok(out)
     }
 }
 
-/// Validate a hibernate run: the scope and the keep-awake label.
-fn validate(p: &Params) -> Result<(Scope, String), TaskError> {
+/// Validate a hibernate run: the scope, the keep-awake label and the
+/// schedules.
+fn validate(p: &Params) -> Result<(Scope, SleepPlan), TaskError> {
     let mut label = None;
     let scope = ScopeArgs {
         env: &p.env,
@@ -446,7 +486,6 @@ fn validate(p: &Params) -> Result<(Scope, String), TaskError> {
         vault: &p.vault,
     }
     .validate(|problems| label = p.sleep.validate(problems))?;
-    let label =
-        label.ok_or_else(|| TaskError::internal("keep_awake_label validated but absent"))?;
-    Ok((scope, label))
+    let plan = label.ok_or_else(|| TaskError::internal("the sleep group validated but absent"))?;
+    Ok((scope, plan))
 }

@@ -12,7 +12,7 @@
 use crate::args::{AppsArgs, AuthorArgs, EnvArgs, ForgeArgs, GithubArgs, RepoArgs, VaultArgs};
 use crate::fleet::{
     Scope, ScopeArgs, Select, Skipped, edit_error, edit_failed, open_pulls, push_all, sandbox_pr,
-    to_json,
+    tell_prs, to_json, utc,
 };
 use crate::gitops::{self, ACTION};
 use crate::{Context, OutputSpec, Task};
@@ -92,6 +92,10 @@ impl Task for Wake {
         OutputSpec {
             name: "count",
             description: "How many sandboxes were woken (would be, on a dry run).",
+        },
+        OutputSpec {
+            name: "comments",
+            description: "How many pull requests' sticky comments now say the sandbox is awake (with --forge github).",
         },
         OutputSpec {
             name: "commit",
@@ -189,13 +193,37 @@ impl Task for Wake {
             for w in &woken {
                 tracing::info!(environment = %w.environment, file = %w.app_file, "dry run: would wake");
             }
-            out.set("commit", "").set(ACTION, "planned");
+            out.set("commit", "")
+                .set(ACTION, "planned")
+                .set("comments", 0);
             return Ok(out);
         }
         if files.is_empty() {
-            out.set("commit", "").set(ACTION, "unchanged");
+            out.set("commit", "")
+                .set(ACTION, "unchanged")
+                .set("comments", 0);
             return Ok(out);
         }
+        let notes: Vec<(String, String)> = {
+            let now = utc(std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs());
+            woken
+                .iter()
+                .map(|w| {
+                    (
+                        w.environment.clone(),
+                        format!(
+                            "☀️ **Awake** since {} UTC ({}), after sleeping since {}.",
+                            &now[11..16],
+                            &now[..10],
+                            w.hibernated_at
+                        ),
+                    )
+                })
+                .collect()
+        };
         let message = format!("wake: {} sandbox(es)", files.len());
         let branch = scope.apps_branch.clone();
         let outcome = gitops::blocking(move || {
@@ -220,6 +248,12 @@ impl Task for Wake {
                 "unchanged"
             },
         );
+        let told = if outcome.pushed() {
+            tell_prs(&scope, &ctx, pulls.as_ref(), notes).await
+        } else {
+            0
+        };
+        out.set("comments", told);
         Ok(out)
     }
 }

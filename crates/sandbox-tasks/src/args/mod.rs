@@ -44,7 +44,7 @@ pub use overlay::{ImagesFromArgs, OverlayArgs, OverlayPlan};
 pub use pool::{PoolArgs, PoolPlan};
 pub use repo::{RepoArgs, RepoPlan};
 pub use restore::{RestoreArgs, RestorePlan};
-pub use sleep::{KubectlArgs, SleepArgs};
+pub use sleep::{KubectlArgs, SleepArgs, SleepPlan};
 pub use vault::{SecretsArgs, VaultArgs, VaultPlan};
 
 use clap::{Args, Command};
@@ -187,7 +187,7 @@ pub const GROUPS: &[Group] = &[
     Group::of::<KubectlArgs>("kubectl", "The kubectl that renders overlays."),
     Group::of::<SleepArgs>(
         "sleep",
-        "Which sandboxes stay awake when the others hibernate.",
+        "Which sandboxes stay awake when the others hibernate, and the schedules savings are counted from.",
     ),
 ];
 

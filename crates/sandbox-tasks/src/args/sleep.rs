@@ -7,7 +7,8 @@ use sandbox_core::Problem;
 use sandbox_core::params::Problems;
 use std::path::PathBuf;
 
-/// The label that keeps a sandbox awake.
+/// The label that keeps a sandbox awake, and the schedules the savings
+/// are counted from.
 #[derive(Debug, Clone, Args)]
 pub struct SleepArgs {
     /// A PR label that keeps its sandbox awake when the others hibernate.
@@ -18,19 +19,68 @@ pub struct SleepArgs {
         default_value = "keep-awake"
     )]
     pub keep_awake_label: String,
+    /// When sandboxes are put to sleep (the sandbox-hibernate CronWorkflow's schedule), for the savings line.
+    #[arg(
+        long,
+        env = "SANDBOX_SLEEP_SCHEDULE",
+        value_name = "CRON",
+        default_value = DEFAULT_SLEEP
+    )]
+    pub sleep_schedule: String,
+    /// When they wake (the sandbox-wake CronWorkflow's schedule), for the savings line.
+    #[arg(
+        long,
+        env = "SANDBOX_WAKE_SCHEDULE",
+        value_name = "CRON",
+        default_value = DEFAULT_WAKE
+    )]
+    pub wake_schedule: String,
 }
+
+/// Weekdays at 20:00.
+const DEFAULT_SLEEP: &str = "0 20 * * 1-5";
+/// Weekdays at 07:30.
+const DEFAULT_WAKE: &str = "30 7 * * 1-5";
 
 impl Default for SleepArgs {
     fn default() -> Self {
         SleepArgs {
             keep_awake_label: "keep-awake".into(),
+            sleep_schedule: DEFAULT_SLEEP.into(),
+            wake_schedule: DEFAULT_WAKE.into(),
         }
     }
 }
 
+/// A validated sleep group.
+#[derive(Debug, Clone)]
+pub struct SleepPlan {
+    /// The keep-awake label.
+    pub label: String,
+    /// Hours a week a sandbox sleeps between the two schedules.
+    pub hours_per_week: f64,
+}
+
 impl SleepArgs {
-    /// The label, validated (a GitHub label name: 1-50 characters).
-    pub fn validate(&self, problems: &mut Problems) -> Option<String> {
+    /// The label (a GitHub label name: 1-50 characters) and the schedules
+    /// (five-field cron, as a CronWorkflow takes them).
+    pub fn validate(&self, problems: &mut Problems) -> Option<SleepPlan> {
+        use sandbox_core::schedule::{Schedule, asleep_minutes_per_week};
+        let mut schedule = |field: &str, text: &str, default: &str| match Schedule::parse(text) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                problems.push(Problem {
+                    field: field.into(),
+                    rule: "cron-schedule".into(),
+                    message: format!("{field} is not a schedule: {e}"),
+                    value: Some(text.to_string()),
+                    fix: format!("pass the CronWorkflow's schedule, e.g. \"{default}\""),
+                });
+                None
+            }
+        };
+        let sleep = schedule("sleep_schedule", &self.sleep_schedule, DEFAULT_SLEEP);
+        let wake = schedule("wake_schedule", &self.wake_schedule, DEFAULT_WAKE);
         let label = self.keep_awake_label.trim();
         if label.is_empty() || label.chars().count() > 50 {
             problems.push(Problem {
@@ -42,7 +92,10 @@ impl SleepArgs {
             });
             return None;
         }
-        Some(label.to_string())
+        Some(SleepPlan {
+            label: label.to_string(),
+            hours_per_week: f64::from(asleep_minutes_per_week(&sleep?, &wake?)) / 60.0,
+        })
     }
 }
 

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use wiremock::matchers::{method, path, query_param};
-use wiremock::{Mock, MockServer};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const REPO: &str = "octocat/Hello-World";
 
@@ -168,6 +168,54 @@ async fn open_pulls(server: &MockServer) {
     open_pulls_of(server, 1..=4).await;
 }
 
+/// The PRs' comments: none yet; a new one is answered with the recorded
+/// creation, its body echoed.
+async fn comments(server: &MockServer) {
+    Mock::given(method("GET"))
+        .and(wiremock::matchers::path_regex(format!(
+            "^/repos/{REPO}/issues/[0-9]+/comments$"
+        )))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(server)
+        .await;
+    let created: Value = serde_json::from_str(
+        &std::fs::read_to_string(support::fixtures().join("github/rest/issue-comment-create.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    Mock::given(method("POST"))
+        .and(wiremock::matchers::path_regex(format!(
+            "^/repos/{REPO}/issues/[0-9]+/comments$"
+        )))
+        .respond_with(move |r: &wiremock::Request| {
+            let mut c = created.clone();
+            c["body"] = serde_json::from_slice::<Value>(&r.body).unwrap()["body"].clone();
+            ResponseTemplate::new(201).set_body_json(c)
+        })
+        .mount(server)
+        .await;
+}
+
+/// The bodies posted to PR `n`'s comments.
+async fn posted(server: &MockServer, n: u64) -> Vec<String> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r.method.as_str() == "POST"
+                && r.url.path() == format!("/repos/{REPO}/issues/{n}/comments")
+        })
+        .map(|r| {
+            serde_json::from_slice::<Value>(&r.body).unwrap()["body"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
 /// The open pull requests `numbers`, PR 4 labelled keep-awake.
 async fn open_pulls_of(server: &MockServer, numbers: impl Iterator<Item = u64>) {
     let pulls: Vec<(u64, &[&str])> = numbers
@@ -283,6 +331,7 @@ async fn every_sandbox_sleeps_in_one_commit_and_wakes_byte_for_byte() {
     let bare = tokio::task::block_in_place(|| infra(&root, &url));
     let server = MockServer::start().await;
     open_pulls(&server).await;
+    comments(&server).await;
     let before = apps(&bare);
     let refs_before = refs(&bare);
     let main_before = git(&bare, &["rev-parse", "main"], None);
@@ -339,6 +388,29 @@ async fn every_sandbox_sleeps_in_one_commit_and_wakes_byte_for_byte() {
         run.output("replicas_stopped"),
         "16",
         "7 + 9: sbx-pr-2's api was overridden to 5"
+    );
+    // The savings: weekdays 20:00 to 07:30 is 105.5 hours a week asleep.
+    assert_eq!(run.output("replica_hours_per_week"), "1688.0");
+    assert_eq!(hibernated[1]["replica_hours_per_week"], json!(9.0 * 105.5));
+    // Each PR's sticky comment says so, under its marker.
+    assert_eq!(run.output("comments"), "2");
+    for n in [1, 2] {
+        let bodies = posted(&server, n).await;
+        assert_eq!(bodies.len(), 1, "{bodies:?}");
+        assert!(
+            bodies[0].starts_with(&format!("<!-- argo-sandbox:sbx-pr-{n} -->")),
+            "{}",
+            bodies[0]
+        );
+        assert!(
+            bodies[0].contains("**Sleeping** since") && bodies[0].contains("/sandbox wake"),
+            "{}",
+            bodies[0]
+        );
+    }
+    assert!(
+        posted(&server, 4).await.is_empty(),
+        "kept awake: no comment"
     );
     let skipped: Vec<(String, String)> = list(&run, "skipped")
         .iter()
@@ -433,11 +505,15 @@ async fn every_sandbox_sleeps_in_one_commit_and_wakes_byte_for_byte() {
     // PR 1 closed meanwhile: its sandbox stays asleep (the reaper deletes it).
     server.reset().await;
     open_pulls_of(&server, 2..=4).await;
+    comments(&server).await;
     let run = tokio::task::block_in_place(|| sleep_task("wake", &url, Some(&server.uri()), &[]));
     assert_eq!(run.code, 0, "{}\n{}", run.result, run.stderr);
     assert_eq!(run.output("action"), "pushed");
     assert_eq!(list(&run, "woken")[0]["environment"], "sbx-pr-2");
     assert_eq!(list(&run, "woken").len(), 1);
+    assert_eq!(run.output("comments"), "1");
+    assert!(posted(&server, 2).await[0].contains("**Awake** since"));
+    assert!(posted(&server, 1).await.is_empty(), "closed: no comment");
     assert!(
         list(&run, "skipped").contains(&json!({"environment": "sbx-pr-1", "reason": "pr-closed"})),
         "{}",
@@ -470,14 +546,36 @@ fn one_sandbox_by_pr_number_and_the_guard_rails() {
         "hibernate",
         &url,
         None,
-        &["--keep-awake-label", "", "--pr-number", "x"],
+        &[
+            "--keep-awake-label",
+            "",
+            "--pr-number",
+            "x",
+            "--sleep-schedule",
+            "0 20 * * 7",
+            "--wake-schedule",
+            "daily",
+        ],
     );
     assert_eq!(run.code, 2, "{}", run.result);
-    let text = run.result.to_string();
-    assert!(
-        text.contains("keep_awake_label") && text.contains("pr_number"),
-        "{text}"
+    let fields: Vec<&str> = run.result["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "pr_number",
+            "sleep_schedule",
+            "wake_schedule",
+            "keep_awake_label"
+        ],
+        "{}",
+        run.result
     );
+    assert_eq!(apps(&bare), before, "nothing touched");
     // --forge github without a repository names the fix.
     let run = support::task("hibernate").args(["--repo-url", &url]).run();
     assert_eq!(run.code, 2, "{}", run.result);
