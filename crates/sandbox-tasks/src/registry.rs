@@ -110,6 +110,8 @@ tasks!(
     crate::drop_db::DropDb,
     crate::cleanup_bucket::CleanupBucket,
     crate::prepare_db::PrepareDb,
+    crate::hibernate::Hibernate,
+    crate::wake::Wake,
 );
 
 async fn run_task<T: Task>(

@@ -180,6 +180,76 @@ impl<W: Write> Runner<'_, W> {
     }
 }
 
+/// The sandbox-hibernate and sandbox-wake CronWorkflows on the demo
+/// sandbox: `hibernate` writes count-0 overrides into its Application
+/// (rendering the overlay with kubectl to find the workloads), `wake` puts
+/// the file back as it was.
+async fn sleep_and_wake<W: Write>(
+    r: &mut Runner<'_, W>,
+    world: &world::World,
+    git: &impl Fn(Value) -> Value,
+    app_file: &str,
+) -> Result<(), DemoError> {
+    r.pipeline = "sleep";
+    r.say("\nNight shutdown (sandbox-hibernate at 20:00, sandbox-wake at 07:30):")?;
+    if !on_path("kubectl") {
+        for task in ["hibernate", "wake"] {
+            r.record(
+                task,
+                Outcome::Skipped("kubectl is not on PATH (it renders the overlay)".into()),
+                Duration::ZERO,
+            )?;
+        }
+        return Ok(());
+    }
+    let before = world.git(&["show", &format!("main:{app_file}")])?;
+    let params = |extra: Value| {
+        let mut p = git(json!({ "apps_path": "apps/sandboxes", "forge": "none" }));
+        if let (Value::Object(p), Value::Object(extra)) = (&mut p, extra) {
+            p.extend(extra);
+        }
+        p
+    };
+    let slept = r.task("hibernate", params(json!({}))).await?;
+    if slept.is_some() {
+        let hibernated: Vec<Value> =
+            serde_json::from_str(output(&slept, "hibernated")).unwrap_or_default();
+        let workloads: Vec<String> = hibernated
+            .iter()
+            .flat_map(|h| h["workloads"].as_array().cloned().unwrap_or_default())
+            .map(|w| {
+                format!(
+                    "{} {} ({} → 0)",
+                    w["kind"].as_str().unwrap_or("?"),
+                    w["name"].as_str().unwrap_or("?"),
+                    w["replicas"]
+                )
+            })
+            .collect();
+        let during = world.git(&["show", &format!("main:{app_file}")])?;
+        let added: Vec<&str> = during
+            .lines()
+            .filter(|l| !before.lines().any(|b| b == *l))
+            .collect();
+        r.detail(&format!(
+            "{} stopped, {} replica-hours a week saved; the Application now says:\n{}",
+            workloads.join(", "),
+            output(&slept, "replica_hours_per_week"),
+            added.join("\n")
+        ))?;
+    }
+    let woken = r.task("wake", params(json!({}))).await?;
+    if woken.is_some() {
+        let after = world.git(&["show", &format!("main:{app_file}")])?;
+        r.detail(if after == before {
+            "the Application is back byte for byte; Argo CD scales the workloads up again"
+        } else {
+            "the Application differs from before hibernate"
+        })?;
+    }
+    Ok(())
+}
+
 fn output<'m>(outputs: &'m Option<Map<String, Value>>, name: &str) -> &'m str {
     outputs
         .as_ref()
@@ -400,6 +470,12 @@ pub async fn run(options: &Options, out: &mut impl Write) -> Result<Report, Demo
             Duration::ZERO,
         )?;
 
+        // Night shutdown: the sandbox sleeps through Argo CD's own replica
+        // override in its Application, and wakes back to the same file.
+        if registered.is_some() {
+            sleep_and_wake(&mut r, &world, &git, output(&registered, "app_file")).await?;
+        }
+
         if options.keep {
             r.say(&format!(
                 "\n--keep: the sandbox stays; run the demo again without --keep, or delete {}",
@@ -536,7 +612,7 @@ fn finish<W: Write>(
         world: world.root.clone(),
     };
     r.say("\nSummary:")?;
-    for pipeline in ["create", "delete"] {
+    for pipeline in ["create", "sleep", "delete"] {
         let steps: Vec<&StepReport> = report
             .steps
             .iter()

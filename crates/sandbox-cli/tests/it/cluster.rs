@@ -851,3 +851,33 @@ fn drop_db_and_cleanup_bucket_are_called_with_their_creators_parameters() {
         Some("{{steps.check-params.outputs.parameters.dest_bucket}}")
     );
 }
+
+/// The savings line of hibernate counts the hours between its
+/// `sleep_schedule` and `wake_schedule` parameters; they must be the
+/// schedules the two CronWorkflows run on (CronWorkflowSpec `schedules`,
+/// argo-workflows pkg/apis/workflow/v1alpha1/cron_workflow_types.go).
+#[test]
+fn hibernate_counts_savings_from_the_schedules_the_cron_workflows_run_on() {
+    let docs = library();
+    let param = |doc: &Value, name: &str| -> String {
+        doc["spec"]["workflowSpec"]["arguments"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .and_then(|p| p["value"].as_str())
+            .unwrap_or_else(|| panic!("no parameter {name}"))
+            .to_string()
+    };
+    let hibernate = find(&docs, "CronWorkflow", "sandbox-hibernate");
+    let wake = find(&docs, "CronWorkflow", "sandbox-wake");
+    assert_eq!(
+        hibernate["spec"]["schedules"],
+        serde_json::json!([param(hibernate, "sleep_schedule")])
+    );
+    assert_eq!(
+        wake["spec"]["schedules"],
+        serde_json::json!([param(hibernate, "wake_schedule")])
+    );
+    assert_eq!(hibernate["spec"]["timezone"], wake["spec"]["timezone"]);
+}

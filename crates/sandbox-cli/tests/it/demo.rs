@@ -102,6 +102,22 @@ fn the_create_pipeline_builds_every_part_of_the_sandbox() {
         std::fs::read_to_string(world.join("buckets/integration-docs/catalog/kettle.json"))
             .unwrap()
     );
+    // Night shutdown: the Application slept in one commit and woke in
+    // another, back to the bytes register-app wrote.
+    for step in ["hibernate", "wake"] {
+        assert!(stdout.contains(&format!("✔ {step}")), "{step}:\n{stdout}");
+    }
+    assert!(
+        stdout.contains("count: 0") && stdout.contains("back byte for byte"),
+        "{stdout}"
+    );
+    let (_, log) = git(&world, &["log", "--format=%s", "-3", "main"]);
+    assert!(
+        log.starts_with("wake: 1 sandbox(es)\nhibernate: 1 sandbox(es)\n"),
+        "{log}"
+    );
+    let (_, registered) = git(&world, &["show", "main~2:apps/sandboxes/sbx-pr-42.yaml"]);
+    assert_eq!(app, registered);
     // The database holds the backup's rows.
     assert_eq!(pg.psql("sbx_pr_42", "select count(*) from orders"), "1000");
     assert_eq!(

@@ -26,6 +26,7 @@ pub mod overlay;
 pub mod pool;
 pub mod repo;
 pub mod restore;
+pub mod sleep;
 pub mod vault;
 
 #[cfg(test)]
@@ -43,6 +44,7 @@ pub use overlay::{ImagesFromArgs, OverlayArgs, OverlayPlan};
 pub use pool::{PoolArgs, PoolPlan};
 pub use repo::{RepoArgs, RepoPlan};
 pub use restore::{RestoreArgs, RestorePlan};
+pub use sleep::{KubectlArgs, SleepArgs, SleepPlan};
 pub use vault::{SecretsArgs, VaultArgs, VaultPlan};
 
 use clap::{Args, Command};
@@ -182,6 +184,11 @@ pub const GROUPS: &[Group] = &[
         "How vault:// references are read: address, login, allowed bases.",
     ),
     Group::of::<SecretsArgs>("secrets", "The environment's secrets in Vault."),
+    Group::of::<KubectlArgs>("kubectl", "The kubectl that renders overlays."),
+    Group::of::<SleepArgs>(
+        "sleep",
+        "Which sandboxes stay awake when the others hibernate, and the schedules savings are counted from.",
+    ),
 ];
 
 #[cfg(test)]

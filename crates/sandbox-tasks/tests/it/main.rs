@@ -9,6 +9,7 @@ mod check_params_buckets;
 mod cleanup_bucket;
 mod drop_db;
 mod gitops;
+mod hibernate;
 mod patch_kustomize;
 mod pr_feedback;
 mod prepare_db;
