@@ -407,12 +407,13 @@ pub fn verdict(app: &Application, revision: &str) -> Verdict {
         }
         r
     };
-    if let Some(op) = &status.operation_state {
-        if !op.phase.is_empty() && op.phase != "Succeeded" {
-            reason.push_str(&format!("; last operation {}", op.phase));
-            if !op.message.is_empty() {
-                reason.push_str(&format!(": {}", op.message));
-            }
+    if let Some(op) = &status.operation_state
+        && !op.phase.is_empty()
+        && op.phase != "Succeeded"
+    {
+        reason.push_str(&format!("; last operation {}", op.phase));
+        if !op.message.is_empty() {
+            reason.push_str(&format!(": {}", op.message));
         }
     }
     if let Some(conditions) = app.conditions_line() {
