@@ -17,3 +17,4 @@ mod restore_db;
 mod secrets;
 mod seed_bucket;
 mod ssh;
+mod wait_ready;
