@@ -13,7 +13,7 @@ mod comments;
 mod error;
 mod pulls;
 
-pub use comments::CommentAction;
+pub use comments::{CommentAction, put_section, section, sections};
 pub use error::ForgeError;
 pub use pulls::{Label, PullDetails};
 
