@@ -127,13 +127,13 @@ pub struct Params {
     /// When the event that started the pipeline happened (RFC 3339): the start of time to ready.
     #[arg(long, env = "SANDBOX_TRIGGERED_AT", value_name = "TIME")]
     pub triggered_at: Option<String>,
-    /// When the pipeline started (RFC 3339, e.g. {{workflow.creationTimestamp}}) [default: now].
+    /// When the pipeline started (RFC 3339, e.g. the workflow's creationTimestamp) [default: now].
     #[arg(long, env = "SANDBOX_STARTED_AT", value_name = "TIME")]
     pub started_at: Option<String>,
     /// The steps' timings, JSON: [{"step","start","end"}] with RFC 3339 times; shown as time to ready.
     #[arg(long, env = "SANDBOX_TIMINGS", value_name = "JSON")]
     pub timings: Option<String>,
-    /// The failed steps, as Argo's {{workflow.failures}} JSON; shown on failure.
+    /// The failed steps, as the JSON of Argo's workflow.failures in an exit handler; shown on failure.
     #[arg(long, env = "SANDBOX_FAILURES", value_name = "JSON")]
     pub failures: Option<String>,
     /// The label whose removal deletes the sandbox (named in the comment).
