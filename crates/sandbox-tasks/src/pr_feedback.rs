@@ -707,7 +707,7 @@ mod tests {
             .unwrap();
         assert!(gantt < details, "{text}");
         assert!(
-            text.contains("| event to first step | +0 s | 12 s |"),
+            text.contains("| event to first step | +0 ms | 12 s |"),
             "{text}"
         );
         assert!(

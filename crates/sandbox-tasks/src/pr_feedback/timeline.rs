@@ -147,12 +147,18 @@ pub(crate) fn timeline(triggered_at: Option<SystemTime>, steps: &[Step]) -> Opti
     ));
     // Times are written and shown as the same wall-clock digits, so the
     // chart reads in UTC whatever the reader's time zone.
-    gantt.push_str("    dateFormat YYYY-MM-DD HH:mm:ss\n");
-    gantt.push_str("    axisFormat %H:%M\n");
+    gantt.push_str("    dateFormat YYYY-MM-DD HH:mm:ss.SSS\n");
+    gantt.push_str(if total < Duration::from_secs(600) {
+        "    axisFormat %H:%M:%S\n"
+    } else {
+        "    axisFormat %H:%M\n"
+    });
     gantt.push_str("    section sandbox-create\n");
+    // A bar of zero length is not drawn; a two-hundredth of the whole
+    // (at least a millisecond) makes it visible.
+    let least = (total / 200).max(Duration::from_millis(1));
     for (name, start, end) in &bars {
-        // A bar of zero length is not drawn; a second makes it visible.
-        let end = (*end).max(*start + Duration::from_secs(1));
+        let end = (*end).max(*start + least);
         gantt.push_str(&format!(
             "    {name} :{}, {}\n",
             wall_clock(*start),
@@ -181,22 +187,29 @@ fn since(from: SystemTime, to: SystemTime) -> Duration {
     to.duration_since(from).unwrap_or_default()
 }
 
-/// `45 s`, `7 min 05 s`, `1 h 02 min`.
+/// `250 ms`, `45 s`, `7 min 05 s`, `1 h 02 min`.
 pub(crate) fn human(d: Duration) -> String {
     let s = d.as_secs();
     match s {
-        0..=59 => format!("{s} s"),
+        0 => format!("{} ms", d.as_millis()),
+        1..=59 => format!("{s} s"),
         60..=3599 => format!("{} min {:02} s", s / 60, s % 60),
         _ => format!("{} h {:02} min", s / 3600, (s % 3600) / 60),
     }
 }
 
-/// `2026-12-02 10:04:05`, UTC.
+/// `2026-12-02 10:04:05.250`, UTC.
 fn wall_clock(t: SystemTime) -> String {
-    sandbox_db::discovery::rfc3339(t)
-        .replace('T', " ")
-        .trim_end_matches('Z')
-        .to_string()
+    let millis = t
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_millis();
+    format!(
+        "{}.{millis:03}",
+        sandbox_db::discovery::rfc3339(t)
+            .replace('T', " ")
+            .trim_end_matches('Z')
+    )
 }
 
 /// `10:04`, UTC.
@@ -234,7 +247,7 @@ mod tests {
         assert!(t.from_event);
         assert_eq!(
             t.gantt,
-            "```mermaid\ngantt\n    title Time to ready: 7 min 40 s (UTC)\n    dateFormat YYYY-MM-DD HH:mm:ss\n    axisFormat %H:%M\n    section sandbox-create\n    event to first step :2026-12-02 10:03:50, 2026-12-02 10:04:02\n    check-params :2026-12-02 10:04:02, 2026-12-02 10:04:08\n    create-branch :2026-12-02 10:04:10, 2026-12-02 10:04:14\n    wait-ready :2026-12-02 10:09:00, 2026-12-02 10:11:30\n```"
+            "```mermaid\ngantt\n    title Time to ready: 7 min 40 s (UTC)\n    dateFormat YYYY-MM-DD HH:mm:ss.SSS\n    axisFormat %H:%M:%S\n    section sandbox-create\n    event to first step :2026-12-02 10:03:50.000, 2026-12-02 10:04:02.000\n    check-params :2026-12-02 10:04:02.000, 2026-12-02 10:04:08.000\n    create-branch :2026-12-02 10:04:10.000, 2026-12-02 10:04:14.000\n    wait-ready :2026-12-02 10:09:00.000, 2026-12-02 10:11:30.000\n```"
         );
         let rows: Vec<(String, String, String)> = t
             .rows
@@ -243,7 +256,7 @@ mod tests {
             .collect();
         assert_eq!(
             rows[0],
-            ("event to first step".into(), "+0 s".into(), "12 s".into())
+            ("event to first step".into(), "+0 ms".into(), "12 s".into())
         );
         assert_eq!(
             rows[3],
@@ -291,6 +304,7 @@ mod tests {
 
     #[test]
     fn durations_read_like_people_say_them() {
+        assert_eq!(human(Duration::from_millis(250)), "250 ms");
         assert_eq!(human(Duration::from_secs(45)), "45 s");
         assert_eq!(human(Duration::from_secs(425)), "7 min 05 s");
         assert_eq!(human(Duration::from_secs(3720)), "1 h 02 min");
