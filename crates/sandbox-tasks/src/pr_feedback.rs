@@ -287,8 +287,8 @@ struct CommentContext<'a> {
     environment: &'a str,
     state: &'a str,
     operation: &'a str,
-    /// The Environment row's text when there is no link to show; `None`:
-    /// no row (deletion).
+    /// The Environment row's text when there is no link to show (not
+    /// available yet, asleep); no row when neither this nor a link.
     environment_row: Option<&'a str>,
     /// The sandbox's URL, when it answers.
     environment_link: Option<&'a str>,
@@ -542,7 +542,8 @@ fn render_for(params: &Params, plan: &Plan, sha: &str) -> Result<String, TaskErr
         (Operation::Create, State::Pending) => (Some("not available yet"), None),
         (Operation::Create, State::Failure | State::Error) => (Some("not available"), None),
         (Operation::Hibernate, _) => (Some("asleep"), None),
-        (Operation::Create | Operation::Tests, _) => (Some("not linked"), url),
+        // A link is shown only when given.
+        (Operation::Create | Operation::Tests, _) => (None, url),
     };
     render_comment(&CommentContext {
         marker: &marker(environment),
@@ -654,8 +655,15 @@ mod tests {
             "{text}"
         );
         // Each link only when given.
-        let bare = render(Operation::Create, State::Success, None);
-        assert!(!bare.contains("| Argo CD |"), "{bare}");
+        let mut bare = params(Operation::Create, State::Success, None);
+        bare.workflow_url = None;
+        let bare = comment_text(&bare, "x").unwrap();
+        assert!(
+            !bare.contains("| Argo CD |")
+                && !bare.contains("| Environment |")
+                && !bare.contains("| Workflow |"),
+            "{bare}"
+        );
         let mut p = params(
             Operation::Create,
             State::Success,
