@@ -386,3 +386,39 @@ fn the_double_serves_what_the_crd_allows() {
     bad["status"]["sync"]["revisionSha"] = json!(REV);
     assert!(std::panic::catch_unwind(|| check(&bad, schema, "")).is_err());
 }
+
+/// A token without the right (the Role in argocd missing) is named as such,
+/// at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_right_names_the_rbac_to_add() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(APP_PATH))
+        .respond_with(status(
+            403,
+            "Forbidden",
+            "applications.argoproj.io \"sbx-pr-42\" is forbidden: User \"system:serviceaccount:argo:sandbox-create\" cannot get resource \"applications\" in API group \"argoproj.io\" in the namespace \"argocd\"",
+        ))
+        .mount(&server)
+        .await;
+    let token_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(token_file.path(), TOKEN).unwrap();
+    let d = Double {
+        server,
+        api: Api {
+            states: Arc::new(Mutex::new(vec![None])),
+            polls: Arc::new(AtomicUsize::new(0)),
+        },
+        token_file,
+    };
+    let run = tokio::task::block_in_place(|| wait(&d, &[("--ready-timeout", "10s")]));
+    assert_eq!(run.code, 3, "{}\n{}", run.result, run.stderr);
+    let m = message(&run);
+    assert!(m.contains("refused access (403)"), "{m}");
+    assert!(m.contains("cannot get resource \"applications\""), "{m}");
+    assert!(
+        m.contains("needs `get` on applications.argoproj.io in that namespace"),
+        "{m}"
+    );
+    assert_eq!(d.server.received_requests().await.unwrap().len(), 1);
+}
