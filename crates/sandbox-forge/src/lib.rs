@@ -15,10 +15,10 @@ mod open_pulls;
 mod pulls;
 mod sections;
 
-pub use comments::CommentAction;
+pub use comments::{CommentAction, put_section, section, sections};
 pub use error::ForgeError;
 pub use pulls::{Label, PullDetails};
-pub use sections::{sticky_marker, with_section};
+pub use sections::sticky_marker;
 
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};

@@ -30,6 +30,7 @@ pub mod restore_db;
 pub mod runner;
 pub mod seed_bucket;
 pub mod unregister_app;
+pub mod wait_ready;
 pub mod wake;
 
 pub use context::{Context, Progress};

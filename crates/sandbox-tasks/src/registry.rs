@@ -112,6 +112,7 @@ tasks!(
     crate::prepare_db::PrepareDb,
     crate::hibernate::Hibernate,
     crate::wake::Wake,
+    crate::wait_ready::WaitReady,
 );
 
 async fn run_task<T: Task>(

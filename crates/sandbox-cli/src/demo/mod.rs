@@ -6,6 +6,7 @@
 //! delete pipeline and proves nothing of the sandbox is left.
 
 pub mod cli;
+pub mod feedback;
 pub mod postgres;
 pub mod world;
 
@@ -14,7 +15,7 @@ use serde_json::{Map, Value, json};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use world::World;
 
 /// Why the demo could not run.
@@ -106,6 +107,11 @@ struct Runner<'a, W: Write> {
     /// The step that failed, if one did: like an Argo DAG, the rest of the
     /// pipeline depends on it and does not run.
     failed: Option<String>,
+    /// What the pull request is told, from the steps' own timings and the
+    /// failed step's message.
+    feedback: feedback::Feedback,
+    /// The failed step's message.
+    failure: Option<String>,
 }
 
 impl<W: Write> Runner<'_, W> {
@@ -129,8 +135,14 @@ impl<W: Write> Runner<'_, W> {
             return Ok(None);
         }
         let started = Instant::now();
+        let wall_start = SystemTime::now();
         let result = registry::run(task, &params, Context::default()).await;
         let duration = started.elapsed();
+        if self.pipeline == "create" {
+            self.feedback
+                .timings
+                .push((task.to_string(), wall_start, SystemTime::now()));
+        }
         let (outcome, outputs) = match result {
             Ok(outputs) => {
                 let map: Map<String, Value> = outputs
@@ -141,6 +153,7 @@ impl<W: Write> Runner<'_, W> {
             }
             Err(error) => {
                 self.failed = Some(task.to_string());
+                self.failure = Some(error.full_message());
                 (
                     Outcome::Failed(format!("{} ({})", error.full_message(), error.kind)),
                     None,
@@ -175,6 +188,28 @@ impl<W: Write> Runner<'_, W> {
     fn detail(&mut self, text: &str) -> Result<(), DemoError> {
         for line in text.lines() {
             self.say(&format!("      │ {line}"))?;
+        }
+        Ok(())
+    }
+
+    /// Show the comment pr-feedback would post (the demo has no GitHub).
+    fn comment(&mut self, state: &str, text: Result<String, String>) -> Result<(), DemoError> {
+        match text {
+            Ok(text) => {
+                self.say(&format!(
+                    "  – pr-feedback       {state}: no GitHub in the demo; the comment it would post:"
+                ))?;
+                self.detail(&text)
+            }
+            Err(e) => self.record("pr-feedback", Outcome::Failed(e), Duration::ZERO),
+        }
+    }
+
+    /// The comment of a create pipeline that stopped at a failed step.
+    fn comment_on_failure(&mut self) -> Result<(), DemoError> {
+        if let (Some(step), Some(message)) = (self.failed.clone(), self.failure.clone()) {
+            let text = self.feedback.failed(&step, &message);
+            self.comment("failure", text)?;
         }
         Ok(())
     }
@@ -315,6 +350,8 @@ pub async fn run(options: &Options, out: &mut impl Write) -> Result<Report, Demo
         steps: Vec::new(),
         pipeline: "create",
         failed: None,
+        feedback: feedback::Feedback::new(pr),
+        failure: None,
     };
     r.say(&format!("World: {}", world.root.display()))?;
     r.say(&format!(
@@ -352,8 +389,12 @@ pub async fn run(options: &Options, out: &mut impl Write) -> Result<Report, Demo
         if let Some(url) = &database_url {
             check["database_url"] = json!(url);
         }
+        // sandbox-create's first step: the PR hears its sandbox is coming.
+        let pending = r.feedback.pending();
+        r.comment("pending", pending)?;
         let checked = r.task("check-params", check).await?;
         let Some(checked) = checked else {
+            r.comment_on_failure()?;
             return finish(r, world, Vec::new(), false);
         };
         let checked = Some(checked);
@@ -461,14 +502,24 @@ pub async fn run(options: &Options, out: &mut impl Write) -> Result<Report, Demo
                 output(&registered, "app_file")
             ))?;
         }
-        r.record(
-            "pr-feedback",
-            Outcome::Skipped(
-                "needs the GitHub API; in a cluster it posts a commit status and one sticky comment"
-                    .into(),
-            ),
-            Duration::ZERO,
-        )?;
+        if registered.is_some() {
+            r.record(
+                "wait-ready",
+                Outcome::Skipped(format!(
+                    "stand-in: the demo has no Argo CD; in a cluster it waits until Application {environment} is Synced at {} and Healthy",
+                    output(&patched, "commit").chars().take(12).collect::<String>()
+                )),
+                Duration::ZERO,
+            )?;
+        }
+        // The last step (or the exit handler): ready with the links and the
+        // measured time to ready, or the failed step and what to do.
+        if r.failed.is_some() {
+            r.comment_on_failure()?;
+        } else {
+            let ready = r.feedback.ready();
+            r.comment("success", ready)?;
+        }
 
         // Night shutdown: the sandbox sleeps through Argo CD's own replica
         // override in its Application, and wakes back to the same file.

@@ -15,6 +15,7 @@
 //! [`crate::remote::RemoteCheck`]s.
 
 pub mod apps;
+pub mod argocd;
 pub mod author;
 pub mod backup;
 pub mod branch;
@@ -22,6 +23,7 @@ pub mod bucket;
 pub mod database;
 pub mod env;
 pub mod github;
+pub mod kube;
 pub mod overlay;
 pub mod pool;
 pub mod repo;
@@ -33,6 +35,7 @@ pub mod vault;
 mod agreement;
 
 pub use apps::{AppsArgs, AppsDirArgs, AppsPlan};
+pub use argocd::ArgoCdArgs;
 pub use author::AuthorArgs;
 pub use backup::{BackupArgs, BackupPlan};
 pub use branch::{BaseBranchArgs, BranchArgs, IfExistsArg};
@@ -40,6 +43,7 @@ pub use bucket::{BucketArgs, BucketPlan, StorageArgs};
 pub use database::{DatabaseArgs, DatabasePlan};
 pub use env::{EnvArgs, EnvPlan, PrefixArgs};
 pub use github::{Forge, ForgeArgs, GithubArgs, GithubPlan};
+pub use kube::{KubeArgs, KubePlan};
 pub use overlay::{ImagesFromArgs, OverlayArgs, OverlayPlan};
 pub use pool::{PoolArgs, PoolPlan};
 pub use repo::{RepoArgs, RepoPlan};
@@ -152,6 +156,11 @@ pub const GROUPS: &[Group] = &[
     Group::of::<AppsDirArgs>(
         "apps-dir",
         "The app-of-apps directory and its branch (part of apps).",
+    ),
+    Group::of::<ArgoCdArgs>("argocd", "The namespace Argo CD keeps its Applications in."),
+    Group::of::<KubeArgs>(
+        "kube",
+        "The Kubernetes API a task reads: in a pod its own, else a URL, a token file and a CA.",
     ),
     Group::of::<BucketArgs>("bucket", "Where documents are copied from and to."),
     Group::of::<StorageArgs>("storage", "How buckets are reached (an emulator endpoint)."),

@@ -18,3 +18,4 @@ mod restore_db;
 mod secrets;
 mod seed_bucket;
 mod ssh;
+mod wait_ready;
