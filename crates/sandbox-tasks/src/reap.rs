@@ -25,6 +25,7 @@
 use crate::args::{
     self, AppsDirArgs, GithubArgs, GithubPlan, PrefixArgs, RepoArgs, RepoPlan, VaultArgs,
 };
+use crate::fleet::sandbox_pr;
 use crate::gitops;
 use crate::{Context, OutputSpec, Task};
 use clap::Args;
@@ -203,19 +204,6 @@ struct Found {
 
 /// The task.
 pub struct Reap;
-
-/// `<prefix>pr-<N>` with N written canonically, else `None`.
-fn sandbox_pr(policy: &Policy, name: &str) -> Option<PrNumber> {
-    let digits = name
-        .strip_prefix(policy.prefix().as_str())?
-        .strip_prefix("pr-")?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let pr = PrNumber::parse(digits).ok()?;
-    let env = policy.environment_for(pr).ok()?;
-    (env.as_str() == name && policy.check_environment(&env).is_ok()).then_some(pr)
-}
 
 impl Task for Reap {
     const NAME: &'static str = "reap";
