@@ -9,6 +9,12 @@
 use crate::{Comment, CommentAction, ForgeError, GitHub};
 use sandbox_core::params::GithubRepo;
 
+/// The hidden marker of an environment's sticky comment
+/// (`<!-- argo-sandbox:<environment> -->`, as pr-feedback writes it).
+pub fn sticky_marker(environment: &str) -> String {
+    format!("<!-- argo-sandbox:{environment} -->")
+}
+
 fn open(name: &str) -> String {
     format!("<!-- argo-sandbox:section:{name} -->")
 }

@@ -22,7 +22,7 @@ pub use checks::{
     ANNOTATIONS_PER_REQUEST, Annotation, AnnotationLevel, CheckRun, Conclusion, MAX_OUTPUT_TEXT,
     Published, truncate,
 };
-pub use comment_section::{carry_sections, with_section};
+pub use comment_section::{carry_sections, sticky_marker, with_section};
 pub use comments::CommentAction;
 pub use error::ForgeError;
 pub use pulls::{Label, PullDetails};

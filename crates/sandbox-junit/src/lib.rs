@@ -16,6 +16,7 @@
 
 pub mod files;
 pub mod locate;
+pub mod summary;
 
 pub use files::{FilesError, find_reports};
 pub use locate::{Location, LocationSource};

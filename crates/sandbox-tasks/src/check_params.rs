@@ -10,8 +10,8 @@
 
 use crate::args::{
     self, AppsArgs, AuthorArgs, BackupArgs, BaseBranchArgs, BranchArgs, BucketArgs, DatabaseArgs,
-    EnvArgs, ForgeArgs, GithubArgs, IfExistsArg, ImagesFromArgs, OverlayArgs, PoolArgs, Refusals,
-    RepoArgs, SecretsArgs, StorageArgs, VaultArgs,
+    EnvArgs, ForgeArgs, GithubAppArgs, GithubArgs, IfExistsArg, ImagesFromArgs, OverlayArgs,
+    PoolArgs, Refusals, RepoArgs, SecretsArgs, StorageArgs, VaultArgs,
 };
 use crate::remote::{self, RemoteCheck};
 use crate::{Context, OutputSpec, Task};
@@ -69,6 +69,9 @@ pub struct Params {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub github: GithubArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub github_app: GithubAppArgs,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub vault: VaultArgs,
@@ -235,6 +238,7 @@ fn validate(p: &Params) -> Result<Plan, TaskError> {
     let database = p.database.validate(false, name, &scope, &mut problems);
     let pool = p.pool.validate(&mut problems);
     let github = p.github.validate(false, name, &scope, &mut problems);
+    let github_app = p.github_app.validate(name, &scope, &mut problems);
     let secrets = p.secrets.validate(&p.vault, name, &mut problems);
     let max_sandboxes = problems.parse_opt("max_sandboxes", p.max_sandboxes.as_deref(), |s| {
         s.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
@@ -254,6 +258,9 @@ fn validate(p: &Params) -> Result<Plan, TaskError> {
     }
     if let Some(github) = &github {
         references.extend(github.references().map(|r| ("github_token", r.clone())));
+    }
+    if let Some(app) = &github_app {
+        references.extend(app.references().map(|r| ("github_app_key", r.clone())));
     }
     let vault = p.vault.plan(
         scope,

@@ -110,6 +110,7 @@ tasks!(
     crate::drop_db::DropDb,
     crate::cleanup_bucket::CleanupBucket,
     crate::prepare_db::PrepareDb,
+    crate::report_tests::ReportTests,
 );
 
 async fn run_task<T: Task>(

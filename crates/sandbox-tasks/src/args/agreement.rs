@@ -13,6 +13,7 @@ fn baseline() -> Map<String, Value> {
     let text = include_str!("../../../../examples/sandbox.yaml");
     let mut map: Map<String, Value> = yaml_serde::from_str(text).unwrap();
     map.insert("state".into(), json!("success"));
+    map.insert("junit_path".into(), json!("/reports"));
     map
 }
 
@@ -117,6 +118,15 @@ const HOSTILE: &[(&str, &[&str])] = &[
     ("github_repo", &["acme", "a/b/c", "a b/c"]),
     ("github_api_url", &["not a url", "ftp://x.example"]),
     ("github_token", &["vault://secret/other/x#t", "file:"]),
+    ("github_app_id", &["0", "abc", "-3", "12"]),
+    (
+        "github_app_key",
+        &[
+            "vault://secret/other/x#key",
+            "-----BEGIN RSA PRIVATE KEY-----",
+        ],
+    ),
+    ("github_installation_id", &["x", "0"]),
     (
         "vault_addr",
         &[

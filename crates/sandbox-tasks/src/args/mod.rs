@@ -1,6 +1,6 @@
 //! The shared vocabulary of task parameters: one group of flags per family
 //! (environment identity, repository, commit author, branches, overlay,
-//! apps, buckets, backups, database, restores, the prepared pool, GitHub, Vault), each declared once with
+//! apps, buckets, backups, database, restores, the prepared pool, GitHub, a GitHub App, Vault, JUnit reports), each declared once with
 //! its validation. A task's `Params` flattens the groups it takes and adds
 //! only its own flags; `check-params` flattens them all, so it validates
 //! every parameter with the same code as the task that uses it and can no
@@ -22,6 +22,8 @@ pub mod bucket;
 pub mod database;
 pub mod env;
 pub mod github;
+pub mod github_app;
+pub mod junit;
 pub mod overlay;
 pub mod pool;
 pub mod repo;
@@ -39,6 +41,8 @@ pub use bucket::{BucketArgs, BucketPlan, StorageArgs};
 pub use database::{DatabaseArgs, DatabasePlan};
 pub use env::{EnvArgs, EnvPlan, PrefixArgs};
 pub use github::{Forge, ForgeArgs, GithubArgs, GithubPlan};
+pub use github_app::{GithubAppArgs, GithubAppPlan};
+pub use junit::JunitArgs;
 pub use overlay::{ImagesFromArgs, OverlayArgs, OverlayPlan};
 pub use pool::{PoolArgs, PoolPlan};
 pub use repo::{RepoArgs, RepoPlan};
@@ -173,6 +177,10 @@ pub const GROUPS: &[Group] = &[
         "github",
         "The application repository on GitHub and its token.",
     ),
+    Group::of::<GithubAppArgs>(
+        "github-app",
+        "The GitHub App that publishes check runs: its id, private key and installation.",
+    ),
     Group::of::<ForgeArgs>(
         "forge",
         "Whether pull requests are looked up on GitHub, or not at all.",
@@ -182,6 +190,10 @@ pub const GROUPS: &[Group] = &[
         "How vault:// references are read: address, login, allowed bases.",
     ),
     Group::of::<SecretsArgs>("secrets", "The environment's secrets in Vault."),
+    Group::of::<JunitArgs>(
+        "junit",
+        "Where a test run's JUnit XML reports are: a file, a directory or a glob.",
+    ),
 ];
 
 #[cfg(test)]
