@@ -6,10 +6,13 @@
 //! kept and bought again when less than five minutes are left, so a long
 //! run never sends an expired one.
 //!
-//! The JWT is signed with ring, already in the tree through rustls: two
-//! base64url segments and one RSASSA-PKCS1-v1_5 SHA-256 signature do not
-//! need a JWT library (jsonwebtoken would add its own crypto backend:
-//! `rsa`, `sha2`, `pem` and their trees, or aws-lc-sys, a C build).
+//! The JWT is signed with ring, and the PEM read by rustls-pki-types: both
+//! already in the tree through rustls, so this adds no crate. Two base64url
+//! segments and one RSASSA-PKCS1-v1_5 SHA-256 signature do not need a JWT
+//! library: jsonwebtoken 12 needs a crypto backend feature, either
+//! `aws_lc_rs` (aws-lc-sys, a C and CMake build) or `rust_crypto` (rsa,
+//! sha2, hmac, p256, p384, ed25519-dalek), plus `pem` and `simple_asn1`
+//! for PEM keys.
 
 use crate::{ForgeError, GitHub, Limits};
 use base64::Engine;
