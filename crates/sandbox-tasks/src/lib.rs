@@ -26,6 +26,7 @@ pub mod reap;
 pub mod register_app;
 pub mod registry;
 pub mod remote;
+pub mod report_tests;
 pub mod restore_db;
 pub mod runner;
 pub mod seed_bucket;

@@ -113,6 +113,7 @@ tasks!(
     crate::hibernate::Hibernate,
     crate::wake::Wake,
     crate::wait_ready::WaitReady,
+    crate::report_tests::ReportTests,
 );
 
 async fn run_task<T: Task>(

@@ -980,3 +980,34 @@ fn the_create_dag_waits_only_for_what_each_step_needs() {
     assert_eq!(binding["subjects"][0]["name"], "sandbox-create");
     assert_eq!(binding["subjects"][0]["namespace"], "argo");
 }
+
+/// sandbox-create runs the regression suite once the sandbox is ready,
+/// passing every input of sandbox-test's `test` template (a templateRef
+/// caller gets no defaults from the referenced template's arguments), and
+/// the suite's pod runs as sandbox-test, not as the pipeline: a template's
+/// serviceAccountName wins over the workflow's (argo-workflows
+/// workflow/controller/workflowpod.go setupServiceAccount).
+#[test]
+fn create_runs_the_tests_after_ready_as_sandbox_test_with_every_input() {
+    let docs = library();
+    let create = find(&docs, "ClusterWorkflowTemplate", "sandbox-create");
+    let test = find(&docs, "ClusterWorkflowTemplate", "sandbox-test");
+    let step = &steps(create)["tests"];
+    assert_eq!(step["templateRef"]["name"], "sandbox-test");
+    assert_eq!(step["depends"], "ready");
+    assert!(
+        step["when"].as_str().unwrap().contains("test_image"),
+        "{step}"
+    );
+    let tmpl = template(test, step["templateRef"]["template"].as_str().unwrap());
+    assert_eq!(tmpl["serviceAccountName"], "sandbox-test");
+    assert_ne!(spec(create)["serviceAccountName"], "sandbox-test");
+    for input in tmpl["inputs"]["parameters"].as_array().unwrap() {
+        let name = input["name"].as_str().unwrap();
+        assert!(
+            input.get("value").is_some() || arg(step, name).is_some(),
+            "sandbox-create's tests step does not pass {name}"
+        );
+    }
+    assert!(has(&docs, "ServiceAccount", "argo", "sandbox-test").is_some());
+}

@@ -8,6 +8,7 @@ mod common;
 mod cluster;
 mod demo;
 mod demo_lifecycle;
+mod deployed_sensor;
 mod lint;
 mod schema_conformance;
 mod schema_tables;

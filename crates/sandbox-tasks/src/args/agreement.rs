@@ -18,6 +18,7 @@ fn baseline() -> Map<String, Value> {
         "revision".into(),
         json!("6dcb09b5b57875f334f61aebed695e2e4193db5e"),
     );
+    map.insert("junit_path".into(), json!("/reports"));
     map
 }
 
@@ -122,6 +123,15 @@ const HOSTILE: &[(&str, &[&str])] = &[
     ("github_repo", &["acme", "a/b/c", "a b/c"]),
     ("github_api_url", &["not a url", "ftp://x.example"]),
     ("github_token", &["vault://secret/other/x#t", "file:"]),
+    ("github_app_id", &["0", "abc", "-3", "12"]),
+    (
+        "github_app_key",
+        &[
+            "vault://secret/other/x#key",
+            "-----BEGIN RSA PRIVATE KEY-----",
+        ],
+    ),
+    ("github_installation_id", &["x", "0"]),
     (
         "vault_addr",
         &[

@@ -1,6 +1,6 @@
 //! The shared vocabulary of task parameters: one group of flags per family
 //! (environment identity, repository, commit author, branches, overlay,
-//! apps, buckets, backups, database, restores, the prepared pool, GitHub, Vault), each declared once with
+//! apps, buckets, backups, database, restores, the prepared pool, GitHub, a GitHub App, Vault, JUnit reports), each declared once with
 //! its validation. A task's `Params` flattens the groups it takes and adds
 //! only its own flags; `check-params` flattens them all, so it validates
 //! every parameter with the same code as the task that uses it and can no
@@ -23,6 +23,8 @@ pub mod bucket;
 pub mod database;
 pub mod env;
 pub mod github;
+pub mod github_app;
+pub mod junit;
 pub mod kube;
 pub mod overlay;
 pub mod pool;
@@ -43,6 +45,8 @@ pub use bucket::{BucketArgs, BucketPlan, StorageArgs};
 pub use database::{DatabaseArgs, DatabasePlan};
 pub use env::{EnvArgs, EnvPlan, PrefixArgs};
 pub use github::{Forge, ForgeArgs, GithubArgs, GithubPlan};
+pub use github_app::{GithubAppArgs, GithubAppPlan};
+pub use junit::JunitArgs;
 pub use kube::{KubeArgs, KubePlan};
 pub use overlay::{ImagesFromArgs, OverlayArgs, OverlayPlan};
 pub use pool::{PoolArgs, PoolPlan};
@@ -184,6 +188,10 @@ pub const GROUPS: &[Group] = &[
         "github",
         "The application repository on GitHub and its token.",
     ),
+    Group::of::<GithubAppArgs>(
+        "github-app",
+        "The GitHub App that publishes check runs: its id, private key and installation.",
+    ),
     Group::of::<ForgeArgs>(
         "forge",
         "Whether pull requests are looked up on GitHub, or not at all.",
@@ -197,6 +205,10 @@ pub const GROUPS: &[Group] = &[
     Group::of::<SleepArgs>(
         "sleep",
         "Which sandboxes stay awake when the others hibernate, and the schedules savings are counted from.",
+    ),
+    Group::of::<JunitArgs>(
+        "junit",
+        "Where a test run's JUnit XML reports are: a file, a directory or a glob.",
     ),
 ];
 

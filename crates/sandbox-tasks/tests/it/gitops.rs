@@ -220,6 +220,9 @@ metadata:
     app.kubernetes.io/managed-by: argo-sandbox
     argo-sandbox.io/environment: sbx-pr-12
     argo-sandbox.io/pr-number: \"12\"
+  annotations:
+    # Each deployed revision runs sandbox-test (cluster-workflow-templates/notifications/).
+    notifications.argoproj.io/subscribe.on-sandbox-deployed.sandbox-test: \"\"
   finalizers:
     - resources-finalizer.argocd.argoproj.io
 spec:

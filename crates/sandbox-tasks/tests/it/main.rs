@@ -14,6 +14,7 @@ mod patch_kustomize;
 mod pr_feedback;
 mod prepare_db;
 mod reap;
+mod report_tests;
 mod restore_db;
 mod secrets;
 mod seed_bucket;

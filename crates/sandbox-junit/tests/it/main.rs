@@ -1,0 +1,4 @@
+//! sandbox-junit's integration tests, in one binary.
+
+mod fixtures;
+mod pytest;
