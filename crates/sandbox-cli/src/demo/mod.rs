@@ -125,6 +125,24 @@ impl<W: Write> Runner<'_, W> {
         task: &str,
         params: Value,
     ) -> Result<Option<Map<String, Value>>, DemoError> {
+        self.run_task(task, params, false).await
+    }
+
+    /// Run `task` with `--dry-run` (what needs GitHub is only said).
+    async fn dry_run(
+        &mut self,
+        task: &str,
+        params: Value,
+    ) -> Result<Option<Map<String, Value>>, DemoError> {
+        self.run_task(task, params, true).await
+    }
+
+    async fn run_task(
+        &mut self,
+        task: &str,
+        params: Value,
+        dry_run: bool,
+    ) -> Result<Option<Map<String, Value>>, DemoError> {
         let params = match params {
             Value::Object(map) => map,
             _ => Map::new(),
@@ -136,7 +154,11 @@ impl<W: Write> Runner<'_, W> {
         }
         let started = Instant::now();
         let wall_start = SystemTime::now();
-        let result = registry::run(task, &params, Context::default()).await;
+        let ctx = Context {
+            dry_run,
+            ..Context::default()
+        };
+        let result = registry::run(task, &params, ctx).await;
         let duration = started.elapsed();
         if self.pipeline == "create" {
             self.feedback
@@ -213,6 +235,111 @@ impl<W: Write> Runner<'_, W> {
         }
         Ok(())
     }
+}
+
+/// sandbox-test on the demo sandbox: a small suite checks the sandbox's own
+/// data (its documents, its database, its Application) and writes JUnit
+/// XML as a test runner does; report-tests reads it as in a cluster, on a
+/// dry run (no GitHub: it says what it would publish).
+async fn smoke_suite<W: Write>(
+    r: &mut Runner<'_, W>,
+    world: &world::World,
+    environment: &str,
+    database_url: Option<&str>,
+) -> Result<(), DemoError> {
+    let mut cases: Vec<(&str, Result<String, String>)> = Vec::new();
+    let ours = walk_count(&world.sandbox_bucket.join(environment));
+    cases.push((
+        "test_every_document_is_seeded",
+        if ours == world.documents && ours > 0 {
+            Ok(format!("{ours} documents"))
+        } else {
+            Err(format!(
+                "{ours} documents in the sandbox, {} in integration",
+                world.documents
+            ))
+        },
+    ));
+    if let Some(url) = database_url {
+        let rows = psql(
+            &with_database(url, &environment.replace('-', "_")),
+            "select count(*) from orders",
+        );
+        cases.push((
+            "test_orders_are_restored",
+            match rows {
+                Ok(n) if n.trim().parse::<u64>().is_ok_and(|n| n > 0) => {
+                    Ok(format!("{} orders", n.trim()))
+                }
+                Ok(n) => Err(format!("orders holds {} rows", n.trim())),
+                Err(e) => Err(e),
+            },
+        ));
+    }
+    let app = world.git(&["show", &format!("main:apps/sandboxes/{environment}.yaml")]);
+    cases.push((
+        "test_application_is_registered",
+        match app {
+            Ok(text) if text.contains("kind: Application") => Ok("registered".into()),
+            Ok(_) => Err("not an Application".into()),
+            Err(e) => Err(e.to_string()),
+        },
+    ));
+    let mut xml = format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<testsuites><testsuite name=\"smoke\" tests=\"{}\">\n",
+        cases.len()
+    );
+    for (name, result) in &cases {
+        let case = format!(
+            "  <testcase classname=\"tests.test_smoke\" name=\"{name}\" file=\"tests/test_smoke.py\""
+        );
+        match result {
+            Ok(_) => xml.push_str(&format!("{case}/>\n")),
+            Err(why) => xml.push_str(&format!(
+                "{case}><failure message=\"{}\"/></testcase>\n",
+                why.replace('&', "&amp;")
+                    .replace('"', "&quot;")
+                    .replace('<', "&lt;")
+            )),
+        }
+    }
+    xml.push_str("</testsuite></testsuites>\n");
+    let reports = world.root.join("reports");
+    std::fs::create_dir_all(&reports).map_err(DemoError::Output)?;
+    std::fs::write(reports.join("junit.xml"), xml).map_err(DemoError::Output)?;
+    let reported = r
+        .dry_run(
+            "report-tests",
+            json!({
+                "pr_number": environment.rsplit('-').next().unwrap_or_default(),
+                "github_repo": "acme/shop",
+                "junit_path": reports.display().to_string(),
+            }),
+        )
+        .await?;
+    if reported.is_some() {
+        r.detail(&format!(
+            "sandbox-test's smoke suite on the sandbox's own data wrote JUnit XML: {} passed, {} failed; the check run sandbox/tests it would publish: {}",
+            output(&reported, "tests_passed"),
+            output(&reported, "tests_failed"),
+            output(&reported, "conclusion")
+        ))?;
+    }
+    Ok(())
+}
+
+/// How many files are under `dir` (0 when it does not exist).
+fn walk_count(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| {
+            let path = e.path();
+            if path.is_dir() { walk_count(&path) } else { 1 }
+        })
+        .sum()
 }
 
 /// The sandbox-hibernate and sandbox-wake CronWorkflows on the demo
@@ -519,6 +646,7 @@ pub async fn run(options: &Options, out: &mut impl Write) -> Result<Report, Demo
         } else {
             let ready = r.feedback.ready();
             r.comment("success", ready)?;
+            smoke_suite(&mut r, &world, &environment, database_url.as_deref()).await?;
         }
 
         // Night shutdown: the sandbox sleeps through Argo CD's own replica

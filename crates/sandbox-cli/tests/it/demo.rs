@@ -102,6 +102,12 @@ fn the_create_pipeline_builds_every_part_of_the_sandbox() {
         std::fs::read_to_string(world.join("buckets/integration-docs/catalog/kettle.json"))
             .unwrap()
     );
+    // The regression suite ran on the sandbox's data and report-tests read
+    // its JUnit XML (a dry run: no GitHub in the demo).
+    assert!(
+        stdout.contains("✔ report-tests") && stdout.contains("3 passed, 0 failed"),
+        "{stdout}"
+    );
     // Night shutdown: the Application slept in one commit and woke in
     // another, back to the bytes register-app wrote.
     for step in ["hibernate", "wake"] {
