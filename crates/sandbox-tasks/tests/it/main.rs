@@ -14,6 +14,7 @@ mod pr_feedback;
 mod prepare_db;
 mod reap;
 mod restore_db;
+mod restore_strategies;
 mod secrets;
 mod seed_bucket;
 mod ssh;
