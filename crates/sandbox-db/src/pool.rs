@@ -17,10 +17,10 @@
 //! protected database, the source, or a sandbox's.
 
 use crate::admin::{self, Admin, ident};
-use crate::{DbError, failpoint};
 use crate::discovery::Backup;
 use crate::pipeline::ByteCounter;
 use crate::restore::{self, Restore, RestoreMarker, Restored, Target};
+use crate::{DbError, failpoint};
 use sandbox_core::retry::Retryable;
 use sqlx::{AssertSqlSafe, Row};
 use std::time::Duration;

@@ -87,7 +87,11 @@ pub async fn server_version_num(admin: &mut Admin) -> Result<i32, DbError> {
 /// The `CREATE DATABASE` that copies `template` into `name` on a server of
 /// `version_num`, owned by `owner` when given.
 pub fn create_sql(name: &str, template: &str, owner: Option<&str>, version_num: i32) -> String {
-    let mut sql = format!("CREATE DATABASE {} TEMPLATE {}", ident(name), ident(template));
+    let mut sql = format!(
+        "CREATE DATABASE {} TEMPLATE {}",
+        ident(name),
+        ident(template)
+    );
     if let Some(owner) = owner {
         sql.push_str(&format!(" OWNER {}", ident(owner)));
     }
@@ -280,7 +284,14 @@ pub async fn clone(
     // A database comment is not copied with the database: mark the copy.
     admin.set_comment(&staging, &marker.to_comment()).await?;
     // Created with restore.owner when given, so finish changes no owner.
-    pool::finish(admin, &staging, restore.owner.unwrap_or(""), restore, existing).await?;
+    pool::finish(
+        admin,
+        &staging,
+        restore.owner.unwrap_or(""),
+        restore,
+        existing,
+    )
+    .await?;
     Ok(Ok(Cloned {
         template: template.to_string(),
         marker,

@@ -208,7 +208,10 @@ fn the_demo_claims_from_a_warm_pool_and_prints_timings_as_json() {
     assert_eq!(step("world", "prepare-db")["outcome"], "succeeded");
     assert_eq!(step("create", "restore-db")["outcome"], "succeeded");
     assert_eq!(step("delete", "drop-db")["outcome"], "succeeded");
-    assert!(steps.iter().all(|s| s["ms"].as_f64().is_some()), "{timings}");
+    assert!(
+        steps.iter().all(|s| s["ms"].as_f64().is_some()),
+        "{timings}"
+    );
     let restore = &timings["restore_db"];
     assert_eq!(restore["strategy"], "pool", "{timings}\n{stderr}");
     assert_eq!(restore["ms"], step("create", "restore-db")["ms"]);
@@ -219,7 +222,10 @@ fn the_demo_claims_from_a_warm_pool_and_prints_timings_as_json() {
             && stderr.contains("restoring the same backup took"),
         "{stderr}"
     );
-    assert!(stderr.contains("nothing of the sandbox is left"), "{stderr}");
+    assert!(
+        stderr.contains("nothing of the sandbox is left"),
+        "{stderr}"
+    );
     // The claimed member went with the sandbox; the pool is empty.
     assert_eq!(
         pg.psql(

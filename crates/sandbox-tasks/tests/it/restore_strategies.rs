@@ -296,7 +296,10 @@ fn hold_connection(pg: &Postgres, db: &str) -> Child {
         &format!("SELECT count(*) FROM pg_stat_activity WHERE datname = '{db}'"),
     ) == "0"
     {
-        assert!(started.elapsed() < Duration::from_secs(30), "psql never connected");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "psql never connected"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     child
@@ -395,7 +398,10 @@ fn the_template_is_copied_whole_waits_for_connections_and_is_refused_when_missin
         &[],
         None,
     ));
-    assert!(started.elapsed() >= Duration::from_secs(1), "it did not wait");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "it did not wait"
+    );
     assert_eq!(bounded.output("strategy"), "restore");
     assert!(
         bounded
@@ -443,7 +449,9 @@ fn the_template_is_copied_whole_waits_for_connections_and_is_refused_when_missin
     ));
     assert_eq!(stale.output("strategy"), "restore");
     assert!(
-        stale.output("fallback_reason").contains("template sbx_template is stale"),
+        stale
+            .output("fallback_reason")
+            .contains("template sbx_template is stale"),
         "{}",
         stale.result
     );
