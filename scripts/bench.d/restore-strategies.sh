@@ -116,9 +116,9 @@ median() { grep "^$1 " "$RESULTS" | awk '{print $2}' | sort -n | awk '{a[NR]=$1}
 echo
 echo "PostgreSQL $(psql -XAtc 'show server_version' postgres), scale $SCALE, $RUNS runs, medians (seconds):"
 for label in restore template pool prepare-pool prepare-template; do
-  printf '  %-22s %8.3f s   (%s)\n' "$label" "$(median "$label")" "$(grep "^$label " "$RESULTS" | awk '{printf "%s ", $2}')"
+  printf '  %-22s %8.3f s   (%s)\n' "$label" "$(median "$label")" "$(grep "^$label " "$RESULTS" | awk '{printf "%.3f ", $2}')"
 done
 echo
 R=$(median restore); T=$(median template); P=$(median pool)
-printf 'ratio template/restore: %s (goal: <= 0.5)\n' "$(echo "scale=3; $T / $R" | bc)"
-printf 'ratio pool/restore:     %s (goal: <= 0.05 and pool <= 1 s: %s s)\n' "$(echo "scale=4; $P / $R" | bc)" "$P"
+printf 'ratio template/restore: %.3f (goal: <= 0.5)\n' "$(echo "scale=6; $T / $R" | bc)"
+printf 'ratio pool/restore:     %.4f (goal: <= 0.05, and the claim <= 1 s: %.3f s)\n' "$(echo "scale=6; $P / $R" | bc)" "$P"
