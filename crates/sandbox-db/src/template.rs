@@ -31,6 +31,10 @@ use std::time::{Duration, Instant};
 /// The first `server_version_num` with `CREATE DATABASE … STRATEGY`.
 pub const FILE_COPY_SINCE: i32 = 150_000;
 
+/// SQLSTATE `object_in_use`: "source database … is being accessed by
+/// other users".
+const OBJECT_IN_USE: &str = "55006";
+
 /// How often a clone looks again at the template's connections and lock.
 const POLL: Duration = Duration::from_millis(100);
 
@@ -101,10 +105,15 @@ pub fn create_sql(name: &str, template: &str, owner: Option<&str>, version_num: 
     sql
 }
 
-/// Sessions connected to `name`, this one excepted.
+/// Sessions connected to `name` that would stop a copy: this one and
+/// autovacuum workers excepted (`CREATE DATABASE` ends those itself —
+/// PostgreSQL's `src/backend/storage/ipc/procarray.c` `CountOtherDBBackends`,
+/// which also waits 5 s for the others — and a freshly restored template
+/// is where autovacuum goes first, to analyze it).
 async fn other_connections(admin: &mut Admin, name: &str) -> Result<i64, DbError> {
     sqlx::query_scalar(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() \
+           AND backend_type IS DISTINCT FROM 'autovacuum worker'",
     )
     .bind(name)
     .fetch_one(&mut admin.conn)
@@ -264,14 +273,23 @@ pub async fn clone(
         // Identifiers are quoted by ident(); nothing else is interpolated.
         let sql = create_sql(&staging, template, restore.owner, version);
         tracing::info!(%sql, "cloning the template");
-        sqlx::raw_sql(AssertSqlSafe(sql))
+        match sqlx::raw_sql(AssertSqlSafe(sql))
             .execute(&mut admin.conn)
             .await
-            .map_err(|source| DbError::Query {
+        {
+            Ok(_) => Ok(Ok(())),
+            // A session connected between the count and the copy, and
+            // stayed for the 5 s CREATE DATABASE itself waits.
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(OBJECT_IN_USE) => {
+                Ok(Err(Skip::Unusable(format!(
+                    "the template {template} was in use when copied: {e}"
+                ))))
+            }
+            Err(source) => Err(DbError::Query {
                 what: format!("copy the template {template} into {staging}"),
                 source,
-            })?;
-        Ok(Ok(()))
+            }),
+        }
     }
     .await;
     unlock_shared(admin, template).await;
