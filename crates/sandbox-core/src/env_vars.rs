@@ -43,6 +43,13 @@ pub const GOOGLE_APPLICATION_CREDENTIALS: &str = "GOOGLE_APPLICATION_CREDENTIALS
 /// `metadata.google.internal`), as Google's client libraries read it.
 pub const GCE_METADATA_HOST: &str = "GCE_METADATA_HOST";
 
+/// Host of the Kubernetes API as the kubelet tells every pod (with
+/// `KUBERNETES_SERVICE_PORT`); read by in-cluster clients as client-go's
+/// `rest.InClusterConfig` does.
+pub const KUBERNETES_SERVICE_HOST: &str = "KUBERNETES_SERVICE_HOST";
+/// Port of the Kubernetes API, beside `KUBERNETES_SERVICE_HOST`.
+pub const KUBERNETES_SERVICE_PORT: &str = "KUBERNETES_SERVICE_PORT";
+
 /// Set (to anything) by CI systems. Tests that need third-party fixtures
 /// fail instead of skipping when it is set and the fixtures are missing.
 pub const CI: &str = "CI";

@@ -15,6 +15,7 @@ pub mod params;
 pub mod policy;
 pub mod redact;
 pub mod retry;
+pub mod schedule;
 pub mod telemetry;
 
 pub use error::{Classify, ErrorKind, Problem, TaskError};

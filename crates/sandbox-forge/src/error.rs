@@ -83,6 +83,15 @@ pub enum ForgeError {
         #[source]
         source: serde_json::Error,
     },
+    /// A listing is longer than the client reads; callers that take an
+    /// absent item as closed must not act on part of it.
+    #[error("{url} lists more than {limit} items; it was not read to its end")]
+    Truncated {
+        /// The listing.
+        url: String,
+        /// How many items were read.
+        limit: usize,
+    },
     /// The client is misconfigured (base URL, token).
     #[error("{message}")]
     Config {
@@ -119,7 +128,8 @@ impl Classify for ForgeError {
             | ForgeError::Forbidden { .. }
             | ForgeError::NotFound { .. }
             | ForgeError::Request { .. }
-            | ForgeError::Decode { .. } => ErrorKind::Precondition,
+            | ForgeError::Decode { .. }
+            | ForgeError::Truncated { .. } => ErrorKind::Precondition,
             ForgeError::RateLimited { .. }
             | ForgeError::Server { .. }
             | ForgeError::Network { .. } => ErrorKind::Transient,

@@ -11,11 +11,14 @@
 
 mod comments;
 mod error;
+mod open_pulls;
 mod pulls;
+mod sections;
 
-pub use comments::CommentAction;
+pub use comments::{CommentAction, put_section, section, sections};
 pub use error::ForgeError;
 pub use pulls::{Label, PullDetails};
+pub use sections::sticky_marker;
 
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
@@ -274,23 +277,37 @@ impl GitHub {
         }
     }
 
-    /// GET every page of a listing, following `Link: <…>; rel="next"`.
+    /// GET every page of a listing, following `Link: <…>; rel="next"`,
+    /// at most [`MAX_PAGES`] (a warning says when more were left).
     async fn get_all<T: DeserializeOwned>(&self, first: &str) -> Result<Vec<T>, ForgeError> {
+        let (items, complete) = self.get_pages(first, MAX_PAGES).await?;
+        if !complete {
+            tracing::warn!(pages = MAX_PAGES, "stopping after the page limit");
+        }
+        Ok(items)
+    }
+
+    /// GET up to `max_pages` pages of a listing; `true` when it was read to
+    /// its last page.
+    async fn get_pages<T: DeserializeOwned>(
+        &self,
+        first: &str,
+        max_pages: usize,
+    ) -> Result<(Vec<T>, bool), ForgeError> {
         let mut items = Vec::new();
         let mut next = Some(first.to_string());
         let mut pages = 0;
         while let Some(url) = next.take() {
-            pages += 1;
-            if pages > MAX_PAGES {
-                tracing::warn!(pages = MAX_PAGES, "stopping after the page limit");
-                break;
+            if pages == max_pages {
+                return Ok((items, false));
             }
+            pages += 1;
             let response = self.send(Method::GET, &url, None::<&()>).await?;
             next = next_link(response.headers());
             let page: Vec<T> = read_json(response, &url).await?;
             items.extend(page);
         }
-        Ok(items)
+        Ok((items, true))
     }
 
     async fn send_json<T: DeserializeOwned, B: Serialize + ?Sized>(

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod history;
+mod many;
 
 /// Commits are authored as this unless configured.
 pub const DEFAULT_AUTHOR_NAME: &str = "argo-sandbox";

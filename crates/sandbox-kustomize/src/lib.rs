@@ -24,12 +24,14 @@
 //!
 //! [yaml-edit]: https://docs.rs/yaml-edit
 
+pub mod application;
 mod diff;
 mod edit;
 mod error;
 mod kustomization;
 pub mod render;
 mod template;
+pub mod workloads;
 
 pub use diff::unified_diff;
 pub use edit::{Edit, ImageEdit, LabelEdit, LiteralEdit, ReplacementSourceEdit};

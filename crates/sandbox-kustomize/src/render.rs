@@ -275,8 +275,9 @@ pub fn find_on_path(name: &str) -> Option<PathBuf> {
 /// in each directory, every file a value of its kustomization names (also
 /// the `path` of `KEY=path`), and, recursively, every directory one names.
 /// Returns the first kustomization file that inflates Helm charts, and its
-/// key.
-fn write_reachable<T: Tree>(
+/// key. A reference this walk cannot see is missing from `out`: render
+/// from the whole tree ([`Tree::materialize`]) when this one fails.
+pub fn write_reachable<T: Tree>(
     tree: &T,
     overlay: &str,
     overlay_file: Option<(&str, &str)>,

@@ -9,9 +9,10 @@
 //! `--check-remote`, each group's remote check runs too.
 
 use crate::args::{
-    self, AppsArgs, AuthorArgs, BackupArgs, BaseBranchArgs, BranchArgs, BucketArgs, DatabaseArgs,
-    EnvArgs, ForgeArgs, GithubArgs, IfExistsArg, ImagesFromArgs, OverlayArgs, PoolArgs, Refusals,
-    RepoArgs, SecretsArgs, StorageArgs, VaultArgs,
+    self, AppsArgs, ArgoCdArgs, AuthorArgs, BackupArgs, BaseBranchArgs, BranchArgs, BucketArgs,
+    DatabaseArgs, EnvArgs, ForgeArgs, GithubArgs, IfExistsArg, ImagesFromArgs, KubeArgs,
+    KubectlArgs, OverlayArgs, PoolArgs, Refusals, RepoArgs, SecretsArgs, SleepArgs, StorageArgs,
+    VaultArgs,
 };
 use crate::remote::{self, RemoteCheck};
 use crate::{Context, OutputSpec, Task};
@@ -75,6 +76,18 @@ pub struct Params {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub secrets: SecretsArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub sleep: SleepArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub kubectl: KubectlArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub argocd: ArgoCdArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub kube: KubeArgs,
     /// Most sandboxes allowed at once (checked with --check-remote).
     #[arg(long, env = "SANDBOX_MAX_SANDBOXES", value_name = "N")]
     pub max_sandboxes: Option<String>,
@@ -236,6 +249,9 @@ fn validate(p: &Params) -> Result<Plan, TaskError> {
     let pool = p.pool.validate(&mut problems);
     let github = p.github.validate(false, name, &scope, &mut problems);
     let secrets = p.secrets.validate(&p.vault, name, &mut problems);
+    p.sleep.validate(&mut problems);
+    p.argocd.validate(&mut problems);
+    p.kube.validate(&mut problems);
     let max_sandboxes = problems.parse_opt("max_sandboxes", p.max_sandboxes.as_deref(), |s| {
         s.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
             Invalid::one(

@@ -13,7 +13,9 @@ pub mod cleanup_secrets;
 pub mod context;
 pub mod create_branch;
 pub mod drop_db;
+mod fleet;
 pub mod gitops;
+pub mod hibernate;
 pub mod needs;
 pub mod params_file;
 pub mod patch_kustomize;
@@ -28,6 +30,8 @@ pub mod restore_db;
 pub mod runner;
 pub mod seed_bucket;
 pub mod unregister_app;
+pub mod wait_ready;
+pub mod wake;
 
 pub use context::{Context, Progress};
 pub use needs::Need;

@@ -13,6 +13,10 @@ pub enum Need {
     WritableTmp,
     /// The pod's service-account token (a Vault kubernetes or jwt login).
     ServiceAccountToken,
+    /// The Kubernetes API as the workflow's own service account, with its
+    /// rights (wait-ready reads Applications). The plugin's sidecar holds
+    /// the token of `sandbox-executor-plugin`, which has no rights.
+    KubernetesApi,
 }
 
 impl Need {
@@ -24,6 +28,7 @@ impl Need {
             Need::Tool(name) => format!("tool:{name}"),
             Need::WritableTmp => "writable-tmp".to_string(),
             Need::ServiceAccountToken => "service-account-token".to_string(),
+            Need::KubernetesApi => "kubernetes-api".to_string(),
         }
     }
 }
@@ -67,6 +72,9 @@ pub const PATCH_KUSTOMIZE: &[Need] = &[
     Need::ServiceAccountToken,
     Need::Tool("kubectl"),
 ];
+
+/// wait-ready: reads an Application with the workflow's service account.
+pub const KUBERNETES_API: &[Need] = &[Need::KubernetesApi];
 
 /// restore-db: streams into `psql` or `pg_restore`, downloads a parallel
 /// restore's dump to a temporary file, reads a `vault://` database URL.

@@ -100,14 +100,9 @@ pub struct Params {
     /// that does not render is refused (exit 3).
     #[arg(long, env = "SANDBOX_VERIFY_RENDER")]
     pub verify_render: bool,
-    /// The kubectl used by --verify-render.
-    #[arg(
-        long,
-        env = "SANDBOX_KUBECTL",
-        value_name = "PATH",
-        default_value = "kubectl"
-    )]
-    pub kubectl: PathBuf,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub kubectl: crate::args::KubectlArgs,
 }
 
 /// The task.
@@ -226,7 +221,7 @@ fn validate(params: &Params) -> Result<(Plan, RepoPlan, Author, VaultPlan), Task
         template,
         edits,
         verify_render: params.verify_render,
-        kubectl: params.kubectl.clone(),
+        kubectl: params.kubectl.kubectl.clone(),
     };
     Ok((plan, repo, author, vault))
 }

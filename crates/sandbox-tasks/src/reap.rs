@@ -3,6 +3,12 @@
 //! and list them for the `sandbox-reap` CronWorkflow, which submits
 //! `sandbox-delete` for each. Reap itself deletes nothing.
 //!
+//! The state and labels of every sandbox's pull request come from one
+//! paginated listing of the repository's open pull requests (100 per page):
+//! 1,000 sandboxes cost a handful of requests, not 1,000. A sandbox whose
+//! pull request is not in the listing is closed; a listing too long to
+//! read to its end stops the run rather than reaping on part of it.
+//!
 //! A sandbox is an Application file `<apps_path>/<env_prefix>pr-<N>.yaml`
 //! on the apps branch, an environment branch `<env_prefix>pr-<N>`, or both;
 //! nothing whose name does not have that exact shape is ever selected.
@@ -19,6 +25,7 @@
 use crate::args::{
     self, AppsDirArgs, GithubArgs, GithubPlan, PrefixArgs, RepoArgs, RepoPlan, VaultArgs,
 };
+use crate::fleet::sandbox_pr;
 use crate::gitops;
 use crate::{Context, OutputSpec, Task};
 use clap::Args;
@@ -198,19 +205,6 @@ struct Found {
 /// The task.
 pub struct Reap;
 
-/// `<prefix>pr-<N>` with N written canonically, else `None`.
-fn sandbox_pr(policy: &Policy, name: &str) -> Option<PrNumber> {
-    let digits = name
-        .strip_prefix(policy.prefix().as_str())?
-        .strip_prefix("pr-")?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let pr = PrNumber::parse(digits).ok()?;
-    let env = policy.environment_for(pr).ok()?;
-    (env.as_str() == name && policy.check_environment(&env).is_ok()).then_some(pr)
-}
-
 impl Task for Reap {
     const NAME: &'static str = "reap";
     const NEEDS: &'static [crate::Need] = crate::needs::GIT;
@@ -269,8 +263,12 @@ impl Task for Reap {
             return Ok(out);
         }
 
-        // 2. Their pull requests.
+        // 2. Their pull requests: one paginated listing of the open ones
+        // (100 per page) for every sandbox; a pull request not in it is
+        // closed. Cut listings are an error (sandbox-forge `open_pulls`).
         let github = github.client(&creds).await?;
+        let open = github.open_pulls(&repo).await?;
+        tracing::info!(open = open.len(), "open pull requests listed");
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
@@ -278,11 +276,11 @@ impl Task for Reap {
         let mut expired = Vec::new();
         let mut kept = Vec::new();
         for (pr, sandbox) in &found {
-            let pull = github.pull(&repo, u64::from(pr.get())).await?;
+            let pull = open.get(&u64::from(pr.get()));
             let age = Duration::from_secs(now.saturating_sub(sandbox.since).max(0) as u64);
-            let decision = if !pull.is_open() {
+            let decision = if pull.is_none() {
                 Ok(ExpiredReason::PrClosed)
-            } else if pull.has_label(&keep_label) {
+            } else if pull.is_some_and(|p| p.has_label(&keep_label)) {
                 Err(KeptReason::KeepLabel)
             } else if age > ttl {
                 Ok(ExpiredReason::TtlExpired)
@@ -290,7 +288,7 @@ impl Task for Reap {
                 Err(KeptReason::WithinTtl)
             };
             tracing::info!(
-                pr = pr.get(), environment = %sandbox.environment, pr_state = %pull.state,
+                pr = pr.get(), environment = %sandbox.environment, pr_open = pull.is_some(),
                 age_s = age.as_secs(), dated_by = sandbox.dated_by, ?decision,
                 "{}",
                 match (&decision, ctx.dry_run) {

@@ -47,14 +47,9 @@ pub struct Params {
     /// A tera template in the repository (read from the apps branch) that replaces the built-in Application.
     #[arg(long, env = "SANDBOX_APP_TEMPLATE", value_name = "PATH")]
     pub app_template: Option<String>,
-    /// Namespace Argo CD runs in (where Applications live).
-    #[arg(
-        long,
-        env = "SANDBOX_ARGOCD_NAMESPACE",
-        value_name = "NAME",
-        default_value = "argocd"
-    )]
-    pub argocd_namespace: String,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub argocd: args::ArgoCdArgs,
     /// Argo CD project.
     #[arg(
         long,
@@ -98,7 +93,7 @@ fn validate(p: &Params) -> Result<Plan, TaskError> {
     let branch = p.branch.validate(&mut problems);
     let overlay = p.overlay.validate(true, &mut problems);
     let template = problems.parse_opt("app_template", p.app_template.as_deref(), RepoPath::parse);
-    let argocd_ns = problems.parse("argocd_namespace", &p.argocd_namespace, Namespace::parse);
+    let argocd_ns = p.argocd.validate(&mut problems);
     let project = problems.parse("argocd_project", &p.argocd_project, Namespace::parse);
     let source_repo = problems.parse_opt(
         "source_repo_url",

@@ -110,6 +110,9 @@ tasks!(
     crate::drop_db::DropDb,
     crate::cleanup_bucket::CleanupBucket,
     crate::prepare_db::PrepareDb,
+    crate::hibernate::Hibernate,
+    crate::wake::Wake,
+    crate::wait_ready::WaitReady,
 );
 
 async fn run_task<T: Task>(

@@ -6,6 +6,7 @@
 //! delete pipeline and proves nothing of the sandbox is left.
 
 pub mod cli;
+pub mod feedback;
 pub mod postgres;
 pub mod world;
 
@@ -14,7 +15,7 @@ use serde_json::{Map, Value, json};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use world::World;
 
 /// Why the demo could not run.
@@ -157,6 +158,11 @@ struct Runner<'a, W: Write> {
     failed: Option<String>,
     /// restore-db's strategy and time, for the report.
     restore: Option<RestoreTiming>,
+    /// What the pull request is told, from the steps' own timings and the
+    /// failed step's message.
+    feedback: feedback::Feedback,
+    /// The failed step's message.
+    failure: Option<String>,
 }
 
 impl<W: Write> Runner<'_, W> {
@@ -180,8 +186,14 @@ impl<W: Write> Runner<'_, W> {
             return Ok(None);
         }
         let started = Instant::now();
+        let wall_start = SystemTime::now();
         let result = registry::run(task, &params, Context::default()).await;
         let duration = started.elapsed();
+        if self.pipeline == "create" {
+            self.feedback
+                .timings
+                .push((task.to_string(), wall_start, SystemTime::now()));
+        }
         let (outcome, outputs) = match result {
             Ok(outputs) => {
                 let map: Map<String, Value> = outputs
@@ -192,6 +204,7 @@ impl<W: Write> Runner<'_, W> {
             }
             Err(error) => {
                 self.failed = Some(task.to_string());
+                self.failure = Some(error.full_message());
                 (
                     Outcome::Failed(format!("{} ({})", error.full_message(), error.kind)),
                     None,
@@ -229,6 +242,98 @@ impl<W: Write> Runner<'_, W> {
         }
         Ok(())
     }
+
+    /// Show the comment pr-feedback would post (the demo has no GitHub).
+    fn comment(&mut self, state: &str, text: Result<String, String>) -> Result<(), DemoError> {
+        match text {
+            Ok(text) => {
+                self.say(&format!(
+                    "  – pr-feedback       {state}: no GitHub in the demo; the comment it would post:"
+                ))?;
+                self.detail(&text)
+            }
+            Err(e) => self.record("pr-feedback", Outcome::Failed(e), Duration::ZERO),
+        }
+    }
+
+    /// The comment of a create pipeline that stopped at a failed step.
+    fn comment_on_failure(&mut self) -> Result<(), DemoError> {
+        if let (Some(step), Some(message)) = (self.failed.clone(), self.failure.clone()) {
+            let text = self.feedback.failed(&step, &message);
+            self.comment("failure", text)?;
+        }
+        Ok(())
+    }
+}
+
+/// The sandbox-hibernate and sandbox-wake CronWorkflows on the demo
+/// sandbox: `hibernate` writes count-0 overrides into its Application
+/// (rendering the overlay with kubectl to find the workloads), `wake` puts
+/// the file back as it was.
+async fn sleep_and_wake<W: Write>(
+    r: &mut Runner<'_, W>,
+    world: &world::World,
+    git: &impl Fn(Value) -> Value,
+    app_file: &str,
+) -> Result<(), DemoError> {
+    r.pipeline = "sleep";
+    r.say("\nNight shutdown (sandbox-hibernate at 20:00, sandbox-wake at 07:30):")?;
+    if !on_path("kubectl") {
+        for task in ["hibernate", "wake"] {
+            r.record(
+                task,
+                Outcome::Skipped("kubectl is not on PATH (it renders the overlay)".into()),
+                Duration::ZERO,
+            )?;
+        }
+        return Ok(());
+    }
+    let before = world.git(&["show", &format!("main:{app_file}")])?;
+    let params = |extra: Value| {
+        let mut p = git(json!({ "apps_path": "apps/sandboxes", "forge": "none" }));
+        if let (Value::Object(p), Value::Object(extra)) = (&mut p, extra) {
+            p.extend(extra);
+        }
+        p
+    };
+    let slept = r.task("hibernate", params(json!({}))).await?;
+    if slept.is_some() {
+        let hibernated: Vec<Value> =
+            serde_json::from_str(output(&slept, "hibernated")).unwrap_or_default();
+        let workloads: Vec<String> = hibernated
+            .iter()
+            .flat_map(|h| h["workloads"].as_array().cloned().unwrap_or_default())
+            .map(|w| {
+                format!(
+                    "{} {} ({} → 0)",
+                    w["kind"].as_str().unwrap_or("?"),
+                    w["name"].as_str().unwrap_or("?"),
+                    w["replicas"]
+                )
+            })
+            .collect();
+        let during = world.git(&["show", &format!("main:{app_file}")])?;
+        let added: Vec<&str> = during
+            .lines()
+            .filter(|l| !before.lines().any(|b| b == *l))
+            .collect();
+        r.detail(&format!(
+            "{} stopped, {} replica-hours a week saved; the Application now says:\n{}",
+            workloads.join(", "),
+            output(&slept, "replica_hours_per_week"),
+            added.join("\n")
+        ))?;
+    }
+    let woken = r.task("wake", params(json!({}))).await?;
+    if woken.is_some() {
+        let after = world.git(&["show", &format!("main:{app_file}")])?;
+        r.detail(if after == before {
+            "the Application is back byte for byte; Argo CD scales the workloads up again"
+        } else {
+            "the Application differs from before hibernate"
+        })?;
+    }
+    Ok(())
 }
 
 fn output<'m>(outputs: &'m Option<Map<String, Value>>, name: &str) -> &'m str {
@@ -297,6 +402,8 @@ pub async fn run(options: &Options, out: &mut impl Write) -> Result<Report, Demo
         pipeline: "create",
         failed: None,
         restore: None,
+        feedback: feedback::Feedback::new(pr),
+        failure: None,
     };
     r.say(&format!("World: {}", world.root.display()))?;
     r.say(&format!(
@@ -340,8 +447,12 @@ pub async fn run(options: &Options, out: &mut impl Write) -> Result<Report, Demo
         if let Some(url) = &database_url {
             check["database_url"] = json!(url);
         }
+        // sandbox-create's first step: the PR hears its sandbox is coming.
+        let pending = r.feedback.pending();
+        r.comment("pending", pending)?;
         let checked = r.task("check-params", check).await?;
         let Some(checked) = checked else {
+            r.comment_on_failure()?;
             return finish(r, world, Vec::new(), false);
         };
         let checked = Some(checked);
@@ -476,14 +587,30 @@ pub async fn run(options: &Options, out: &mut impl Write) -> Result<Report, Demo
                 output(&registered, "app_file")
             ))?;
         }
-        r.record(
-            "pr-feedback",
-            Outcome::Skipped(
-                "needs the GitHub API; in a cluster it posts a commit status and one sticky comment"
-                    .into(),
-            ),
-            Duration::ZERO,
-        )?;
+        if registered.is_some() {
+            r.record(
+                "wait-ready",
+                Outcome::Skipped(format!(
+                    "stand-in: the demo has no Argo CD; in a cluster it waits until Application {environment} is Synced at {} and Healthy",
+                    output(&patched, "commit").chars().take(12).collect::<String>()
+                )),
+                Duration::ZERO,
+            )?;
+        }
+        // The last step (or the exit handler): ready with the links and the
+        // measured time to ready, or the failed step and what to do.
+        if r.failed.is_some() {
+            r.comment_on_failure()?;
+        } else {
+            let ready = r.feedback.ready();
+            r.comment("success", ready)?;
+        }
+
+        // Night shutdown: the sandbox sleeps through Argo CD's own replica
+        // override in its Application, and wakes back to the same file.
+        if registered.is_some() {
+            sleep_and_wake(&mut r, &world, &git, output(&registered, "app_file")).await?;
+        }
 
         if options.keep {
             r.say(&format!(
@@ -661,7 +788,7 @@ fn finish<W: Write>(
         restore: r.restore.clone(),
     };
     r.say("\nSummary:")?;
-    for pipeline in ["create", "delete"] {
+    for pipeline in ["create", "sleep", "delete"] {
         let steps: Vec<&StepReport> = report
             .steps
             .iter()

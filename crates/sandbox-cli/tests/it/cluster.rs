@@ -271,9 +271,12 @@ fn every_pipeline_account_has_the_token_secret_agent_go_create_agent_pod_mounts(
         BTreeSet::from(["sandbox-executor-plugin", "sandbox-init"])
     );
     // …before the child is submitted.
-    let depends = all["role-binding"]["depends"].as_str().unwrap();
-    assert!(depends.contains("init-token") && depends.contains("plugin-token"));
-    assert_eq!(all["run-init"]["depends"], "role-binding");
+    let depends = all["run-init"]["depends"].as_str().unwrap();
+    assert!(
+        depends.contains("init-token")
+            && depends.contains("plugin-token")
+            && depends.contains("role-binding")
+    );
     let role = find(&docs, "ClusterRole", "sandbox-create");
     assert!(
         role["rules"]
@@ -525,7 +528,10 @@ fn the_child_wait_has_a_deadline_and_says_why_it_failed() {
         .unwrap();
     assert!(script.contains("--namespaced") && script.contains("--managed-namespace"));
     assert!(script.contains("/dev/termination-log") && script.contains("exit 1"));
-    assert_eq!(all["register-app"]["depends"], "run-init.Succeeded");
+    assert_eq!(
+        all["register-app"]["depends"],
+        "run-init.Succeeded && patch-kustomize"
+    );
     let install = std::fs::read_to_string(common::repo_root().join("docs/install.md")).unwrap();
     assert!(install.contains("--namespaced") && install.contains("--managed-namespace"));
 }
@@ -850,4 +856,127 @@ fn drop_db_and_cleanup_bucket_are_called_with_their_creators_parameters() {
         arg(&all["cleanup-bucket"], "dest_bucket"),
         Some("{{steps.check-params.outputs.parameters.dest_bucket}}")
     );
+}
+
+/// The savings line of hibernate counts the hours between its
+/// `sleep_schedule` and `wake_schedule` parameters; they must be the
+/// schedules the two CronWorkflows run on (CronWorkflowSpec `schedules`,
+/// argo-workflows pkg/apis/workflow/v1alpha1/cron_workflow_types.go).
+#[test]
+fn hibernate_counts_savings_from_the_schedules_the_cron_workflows_run_on() {
+    let docs = library();
+    let param = |doc: &Value, name: &str| -> String {
+        doc["spec"]["workflowSpec"]["arguments"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .and_then(|p| p["value"].as_str())
+            .unwrap_or_else(|| panic!("no parameter {name}"))
+            .to_string()
+    };
+    let hibernate = find(&docs, "CronWorkflow", "sandbox-hibernate");
+    let wake = find(&docs, "CronWorkflow", "sandbox-wake");
+    assert_eq!(
+        hibernate["spec"]["schedules"],
+        serde_json::json!([param(hibernate, "sleep_schedule")])
+    );
+    assert_eq!(
+        wake["spec"]["schedules"],
+        serde_json::json!([param(hibernate, "wake_schedule")])
+    );
+    assert_eq!(hibernate["spec"]["timezone"], wake["spec"]["timezone"]);
+}
+
+/// The task names a `depends` expression mentions.
+fn depends_on(step: &Value) -> BTreeSet<String> {
+    step["depends"]
+        .as_str()
+        .unwrap_or("")
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '.'))
+        .filter(|w| !w.is_empty())
+        .map(|w| w.split('.').next().unwrap().to_string())
+        .collect()
+}
+
+/// Issue 15/16: every step waits only for what it needs, and the report of
+/// a ready sandbox reads only timings Argo gives it. `{{tasks.X.startedAt}}`
+/// resolves for the ancestors of the task using it (argo-workflows
+/// `workflow/controller/dag.go` `resolveDependencyReferences` →
+/// `buildLocalScopeFromTask`, `workflow/common/ancestry.go`
+/// `GetTaskAncestry`); any other name would fail the step.
+#[test]
+fn the_create_dag_waits_only_for_what_each_step_needs() {
+    let docs = library();
+    let create = find(&docs, "ClusterWorkflowTemplate", "sandbox-create");
+    let all = steps(create);
+    let deps = |name: &str| depends_on(&all[name]);
+    let set = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<BTreeSet<_>>();
+    // The namespace and what lives in it do not wait for the overlay or Terraform.
+    assert_eq!(deps("namespace"), set(&["check-params"]));
+    assert_eq!(deps("role-binding"), set(&["namespace"]));
+    assert_eq!(deps("terraform-apply"), set(&["create-branch"]));
+    assert_eq!(
+        deps("run-init"),
+        set(&[
+            "role-binding",
+            "init-token",
+            "plugin-token",
+            "terraform-apply"
+        ])
+    );
+    // pending first (nothing before it), wait-ready after register-app.
+    assert!(deps("pending").is_empty());
+    assert_eq!(arg(&all["pending"], "state"), Some("pending"));
+    assert_eq!(deps("wait-ready"), set(&["register-app"]));
+    assert_eq!(
+        arg(&all["wait-ready"], "revision"),
+        Some("{{tasks.patch-kustomize.outputs.parameters.commit}}")
+    );
+    assert_eq!(deps("ready"), set(&["wait-ready", "pending"]));
+    // Every timing the ready report reads is of one of its ancestors.
+    let mut ancestors = BTreeSet::new();
+    let mut todo: Vec<String> = deps("ready").into_iter().collect();
+    while let Some(t) = todo.pop() {
+        if ancestors.insert(t.clone()) {
+            todo.extend(deps(&t));
+        }
+    }
+    let timings: Value = serde_json::from_str(arg(&all["ready"], "timings").unwrap()).unwrap();
+    let named: Vec<&str> = timings
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["step"].as_str().unwrap())
+        .collect();
+    assert!(named.len() >= 12, "{named:?}");
+    for t in timings.as_array().unwrap() {
+        let step = t["step"].as_str().unwrap();
+        assert!(
+            ancestors.contains(step),
+            "{step} is not an ancestor of ready"
+        );
+        assert_eq!(t["start"], format!("{{{{tasks.{step}.startedAt}}}}"));
+        assert_eq!(t["end"], format!("{{{{tasks.{step}.finishedAt}}}}"));
+    }
+    // The exit handler reports only a run that did not succeed, with its failures.
+    let report = &all["pr-feedback"];
+    assert_eq!(report["when"], "{{workflow.status}} != Succeeded");
+    assert_eq!(arg(report, "failures"), Some("{{workflow.failures}}"));
+    // sandbox-create may read Applications in argocd, nothing more there.
+    let role = has(&docs, "Role", "argocd", "sandbox-create-applications")
+        .expect("a Role in argocd for sandbox-create");
+    assert_eq!(
+        role["rules"],
+        serde_json::json!([{"apiGroups": ["argoproj.io"], "resources": ["applications"], "verbs": ["get"]}])
+    );
+    let binding = has(
+        &docs,
+        "RoleBinding",
+        "argocd",
+        "sandbox-create-applications",
+    )
+    .expect("its RoleBinding");
+    assert_eq!(binding["subjects"][0]["name"], "sandbox-create");
+    assert_eq!(binding["subjects"][0]["namespace"], "argo");
 }

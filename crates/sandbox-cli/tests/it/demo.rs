@@ -102,6 +102,22 @@ fn the_create_pipeline_builds_every_part_of_the_sandbox() {
         std::fs::read_to_string(world.join("buckets/integration-docs/catalog/kettle.json"))
             .unwrap()
     );
+    // Night shutdown: the Application slept in one commit and woke in
+    // another, back to the bytes register-app wrote.
+    for step in ["hibernate", "wake"] {
+        assert!(stdout.contains(&format!("✔ {step}")), "{step}:\n{stdout}");
+    }
+    assert!(
+        stdout.contains("count: 0") && stdout.contains("back byte for byte"),
+        "{stdout}"
+    );
+    let (_, log) = git(&world, &["log", "--format=%s", "-3", "main"]);
+    assert!(
+        log.starts_with("wake: 1 sandbox(es)\nhibernate: 1 sandbox(es)\n"),
+        "{log}"
+    );
+    let (_, registered) = git(&world, &["show", "main~2:apps/sandboxes/sbx-pr-42.yaml"]);
+    assert_eq!(app, registered);
     // The database holds the backup's rows.
     assert_eq!(pg.psql("sbx_pr_42", "select count(*) from orders"), "1000");
     assert_eq!(
@@ -234,4 +250,81 @@ fn the_demo_claims_from_a_warm_pool_and_prints_timings_as_json() {
         ),
         "0"
     );
+}
+
+/// Issue 15: the create pipeline tells the pull request "creating" first,
+/// then "ready" with the sandbox's URL and the time to ready measured from
+/// its own steps — the comment pr-feedback would post, printed.
+#[test]
+fn the_create_pipeline_tells_the_pr_pending_then_ready_with_the_time_to_ready() {
+    let scratch = tempfile::tempdir().unwrap();
+    let world = scratch.path().join("world");
+    let (code, stdout, stderr) = demo(&world, &["--no-local-postgres", "--keep"]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let at = |needle: &str| {
+        stdout
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} not in:\n{stdout}"))
+    };
+    let pending = at("│ ### ⏳ Sandbox `sbx-pr-42`: being created");
+    let check = at("✔ check-params");
+    let register = at("✔ register-app");
+    let wait = at("– wait-ready        skipped: stand-in: the demo has no Argo CD");
+    let ready = at("│ ### ✅ Sandbox `sbx-pr-42`: ready");
+    assert!(
+        pending < check && register < wait && wait < ready,
+        "{stdout}"
+    );
+    let comment = &stdout[ready..];
+    assert!(
+        comment.contains("| Environment | [https://sbx-pr-42.sandbox.example.com/]"),
+        "{comment}"
+    );
+    assert!(comment.contains("| Time to ready | **"), "{comment}");
+    assert!(comment.contains("│ ```mermaid"), "{comment}");
+    // Every step that ran is a bar of the gantt and a row of the table.
+    for step in [
+        "check-params",
+        "create-branch",
+        "patch-kustomize",
+        "seed-bucket",
+        "register-app",
+    ] {
+        assert!(
+            comment.contains(&format!("│     {step} :")),
+            "{step}: {comment}"
+        );
+        assert!(
+            comment.contains(&format!("│ | {step} | +")),
+            "{step}: {comment}"
+        );
+    }
+    assert_eq!(stdout.matches("<!-- argo-sandbox:sbx-pr-42 -->").count(), 2);
+}
+
+/// A step that fails is named in the comment, with its message and what
+/// to do; here restore-db against a server that refuses connections.
+#[test]
+fn a_failed_step_is_named_in_the_comment_it_would_post() {
+    let scratch = tempfile::tempdir().unwrap();
+    let world = scratch.path().join("world");
+    // Port 1 on loopback: nothing listens there.
+    let refused = "postgres://postgres@127.0.0.1:1/postgres";
+    let (code, stdout, _) = demo(&world, &["--keep", "--database-url", refused]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("✘ restore-db"), "{stdout}");
+    let failed = stdout
+        .find("│ ### ❌ Sandbox `sbx-pr-42`: creation failed")
+        .unwrap_or_else(|| panic!("no failure comment:\n{stdout}"));
+    let comment = &stdout[failed..];
+    assert!(
+        comment.contains("│ - `restore-db` (Failed): cannot connect to the database server"),
+        "{comment}"
+    );
+    assert!(!comment.contains("Time to ready"), "{comment}");
+    assert!(
+        comment.contains("remove the `create-sandbox` label and add it again"),
+        "{comment}"
+    );
+    assert!(!stdout.contains("│ ### ✅"), "{stdout}");
 }

@@ -12,3 +12,4 @@ mod lint;
 mod schema_conformance;
 mod schema_tables;
 mod sensor_test;
+mod wake_sensor;

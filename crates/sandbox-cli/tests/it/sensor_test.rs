@@ -363,6 +363,10 @@ fn whole_json_output() {
         &event,
         &[],
     );
+    // The time to ready starts at the delivery's updated_at (the label's time).
+    let params = &result["triggers"][0]["resource"]["spec"]["arguments"]["parameters"];
+    assert_eq!(params[2]["name"], "triggered_at");
+    assert_eq!(params[2]["value"], body["pull_request"]["updated_at"]);
     insta::assert_json_snapshot!(result);
 }
 

@@ -13,6 +13,11 @@ fn baseline() -> Map<String, Value> {
     let text = include_str!("../../../../examples/sandbox.yaml");
     let mut map: Map<String, Value> = yaml_serde::from_str(text).unwrap();
     map.insert("state".into(), json!("success"));
+    // wait-ready's commit, an output of patch-kustomize in the pipeline.
+    map.insert(
+        "revision".into(),
+        json!("6dcb09b5b57875f334f61aebed695e2e4193db5e"),
+    );
     map
 }
 

@@ -15,6 +15,7 @@
 //! [`crate::remote::RemoteCheck`]s.
 
 pub mod apps;
+pub mod argocd;
 pub mod author;
 pub mod backup;
 pub mod branch;
@@ -22,16 +23,19 @@ pub mod bucket;
 pub mod database;
 pub mod env;
 pub mod github;
+pub mod kube;
 pub mod overlay;
 pub mod pool;
 pub mod repo;
 pub mod restore;
+pub mod sleep;
 pub mod vault;
 
 #[cfg(test)]
 mod agreement;
 
 pub use apps::{AppsArgs, AppsDirArgs, AppsPlan};
+pub use argocd::ArgoCdArgs;
 pub use author::AuthorArgs;
 pub use backup::{BackupArgs, BackupPlan};
 pub use branch::{BaseBranchArgs, BranchArgs, IfExistsArg};
@@ -39,10 +43,12 @@ pub use bucket::{BucketArgs, BucketPlan, StorageArgs};
 pub use database::{DatabaseArgs, DatabasePlan};
 pub use env::{EnvArgs, EnvPlan, PrefixArgs};
 pub use github::{Forge, ForgeArgs, GithubArgs, GithubPlan};
+pub use kube::{KubeArgs, KubePlan};
 pub use overlay::{ImagesFromArgs, OverlayArgs, OverlayPlan};
 pub use pool::{PoolArgs, PoolPlan};
 pub use repo::{RepoArgs, RepoPlan};
 pub use restore::{RestoreArgs, RestorePlan};
+pub use sleep::{KubectlArgs, SleepArgs, SleepPlan};
 pub use vault::{SecretsArgs, VaultArgs, VaultPlan};
 
 use clap::{Args, Command};
@@ -151,6 +157,11 @@ pub const GROUPS: &[Group] = &[
         "apps-dir",
         "The app-of-apps directory and its branch (part of apps).",
     ),
+    Group::of::<ArgoCdArgs>("argocd", "The namespace Argo CD keeps its Applications in."),
+    Group::of::<KubeArgs>(
+        "kube",
+        "The Kubernetes API a task reads: in a pod its own, else a URL, a token file and a CA.",
+    ),
     Group::of::<BucketArgs>("bucket", "Where documents are copied from and to."),
     Group::of::<StorageArgs>("storage", "How buckets are reached (an emulator endpoint)."),
     Group::of::<BackupArgs>(
@@ -182,6 +193,11 @@ pub const GROUPS: &[Group] = &[
         "How vault:// references are read: address, login, allowed bases.",
     ),
     Group::of::<SecretsArgs>("secrets", "The environment's secrets in Vault."),
+    Group::of::<KubectlArgs>("kubectl", "The kubectl that renders overlays."),
+    Group::of::<SleepArgs>(
+        "sleep",
+        "Which sandboxes stay awake when the others hibernate, and the schedules savings are counted from.",
+    ),
 ];
 
 #[cfg(test)]

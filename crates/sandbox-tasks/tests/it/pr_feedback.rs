@@ -563,3 +563,168 @@ async fn dry_run_prints_the_status_and_comment_and_sends_nothing() {
     assert!(run.stderr.contains(MARKER), "{}", run.stderr);
     assert!(requests(&d).await.is_empty());
 }
+
+/// Issue 15: one comment through the sandbox's life — creating (with the
+/// run's link and start), ready (filled-in links, time to ready), tests,
+/// deleted — keeping report-tests' section until the sandbox is gone.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_comment_goes_from_creating_to_ready_to_tests_to_deleted() {
+    let d = double(1).await;
+    let run = tokio::task::block_in_place(|| {
+        feedback(
+            &d,
+            &["--state", "pending", "--started-at", "2026-12-02T10:04:05Z"],
+        )
+    });
+    assert_eq!(run.code, 0, "{}\n{}", run.result, run.stderr);
+    assert_eq!(run.result["outputs"]["comment_action"], "created");
+    let body = &d.comments.bodies_with_marker()[0];
+    assert!(
+        body.contains("Creating, started 10:04 UTC. Follow the run: [open in Argo Workflows](<https://argo.example.com/workflows/argo/sandbox-create-x1>)."),
+        "{body}"
+    );
+
+    // report-tests writes its section into the same comment.
+    {
+        let mut comments = d.comments.comments.lock().unwrap();
+        let c = comments
+            .iter_mut()
+            .find(|c| c["body"].as_str().unwrap().contains(MARKER))
+            .unwrap();
+        let with = sandbox_forge::put_section(
+            c["body"].as_str().unwrap(),
+            "tests",
+            Some("**Tests**: 41 passed, 1 failed"),
+        );
+        c["body"] = json!(with);
+    }
+
+    let timings = r#"[{"step":"check-params","start":"2026-12-02T10:04:07Z","end":"2026-12-02T10:04:12Z"},{"step":"wait-ready","start":"2026-12-02T10:08:00Z","end":"2026-12-02T10:10:05Z"}]"#;
+    let run = tokio::task::block_in_place(|| {
+        feedback(
+            &d,
+            &[
+                "--state",
+                "success",
+                "--environment-url",
+                "https://{environment}.sandbox.example.com",
+                "--argocd-url",
+                "https://argocd.example.com/applications/argocd/{environment}",
+                "--triggered-at",
+                "2026-12-02T10:04:00Z",
+                "--timings",
+                timings,
+            ],
+        )
+    });
+    assert_eq!(run.code, 0, "{}\n{}", run.result, run.stderr);
+    assert_eq!(run.result["outputs"]["comment_action"], "updated");
+    let bodies = d.comments.bodies_with_marker();
+    assert_eq!(bodies.len(), 1);
+    let body = &bodies[0];
+    assert!(body.contains("`sbx-pr-1347`: ready"), "{body}");
+    assert!(
+        body.contains("(<https://sbx-pr-1347.sandbox.example.com/>)"),
+        "{body}"
+    );
+    assert!(
+        body.contains(
+            "[open the Application](<https://argocd.example.com/applications/argocd/sbx-pr-1347>)"
+        ),
+        "{body}"
+    );
+    assert!(
+        body.contains("| Time to ready | **6 min 05 s** from the pull request event |"),
+        "{body}"
+    );
+    assert!(body.contains("```mermaid\ngantt\n"), "{body}");
+    assert!(!body.contains("Creating, started"), "{body}");
+    // report-tests' section is still there, once.
+    assert_eq!(body.matches("41 passed, 1 failed").count(), 1, "{body}");
+
+    // Tests: the comment changes, the sandbox's status does not.
+    let statuses_before = requests(&d)
+        .await
+        .iter()
+        .filter(|r| r.url.path().contains("/statuses/"))
+        .count();
+    let run = tokio::task::block_in_place(|| {
+        feedback(
+            &d,
+            &[
+                "--operation",
+                "tests",
+                "--state",
+                "failure",
+                "--environment-url",
+                "https://{environment}.sandbox.example.com",
+            ],
+        )
+    });
+    assert_eq!(run.code, 0, "{}\n{}", run.result, run.stderr);
+    let statuses_after = requests(&d)
+        .await
+        .iter()
+        .filter(|r| r.url.path().contains("/statuses/"))
+        .count();
+    assert_eq!(statuses_after, statuses_before);
+    let body = &d.comments.bodies_with_marker()[0];
+    assert!(
+        body.contains("`sbx-pr-1347`: ready, tests failed"),
+        "{body}"
+    );
+    assert!(body.contains("41 passed, 1 failed"), "{body}");
+
+    // Deleted: the test summary goes with the sandbox.
+    let run = tokio::task::block_in_place(|| {
+        feedback(&d, &["--operation", "delete", "--state", "success"])
+    });
+    assert_eq!(run.code, 0, "{}\n{}", run.result, run.stderr);
+    let bodies = d.comments.bodies_with_marker();
+    assert_eq!(bodies.len(), 1);
+    assert!(
+        bodies[0].contains("deleted") && !bodies[0].contains("41 passed"),
+        "{}",
+        bodies[0]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_timings_failures_and_url_templates_are_exit_2_and_nothing_is_sent() {
+    let d = double(0).await;
+    let run = tokio::task::block_in_place(|| {
+        feedback(
+            &d,
+            &[
+                "--state",
+                "success",
+                "--timings",
+                "[{\"step\":\"x\"",
+                "--failures",
+                "not json",
+                "--environment-url",
+                "https://{branch}.sandbox.example.com",
+                "--triggered-at",
+                "last tuesday",
+            ],
+        )
+    });
+    assert_eq!(run.code, 2, "{}\n{}", run.result, run.stderr);
+    let mut fields: Vec<&str> = run.result["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["field"].as_str().unwrap())
+        .collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        ["environment_url", "failures", "timings", "triggered_at"]
+    );
+    assert!(
+        run.result
+            .to_string()
+            .contains("unknown placeholder {branch}")
+    );
+    assert!(requests(&d).await.is_empty());
+}

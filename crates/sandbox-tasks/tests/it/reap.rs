@@ -9,16 +9,12 @@ use sandbox_harness::{GitDaemon, GitRoot};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use wiremock::matchers::{header, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::matchers::{header, method, path, query_param};
+use wiremock::{Mock, MockServer};
 
 const TOKEN: &str = "ghs_reap_token_1";
 const REPO: &str = "octocat/Hello-World";
 const DAY: u64 = 86_400;
-
-fn fixtures() -> PathBuf {
-    support::fixtures().join("github/rest")
-}
 
 fn days_ago(days: u64) -> String {
     let now = SystemTime::now()
@@ -116,29 +112,14 @@ fn infra(root: &GitRoot) -> PathBuf {
     bare
 }
 
-/// The recorded pull request, as PR `number` with `state` and `labels`.
-async fn pull(server: &MockServer, number: u64, state: &str, labels: &[&str]) {
-    let mut pr: Value =
-        serde_json::from_str(&std::fs::read_to_string(fixtures().join("pulls-get.json")).unwrap())
-            .unwrap();
-    let template = pr["labels"][0].clone();
-    pr["number"] = json!(number);
-    pr["state"] = json!(state);
-    pr["labels"] = labels
-        .iter()
-        .map(|l| {
-            let mut label = template.clone();
-            label["name"] = json!(l);
-            label
-        })
-        .collect();
-    if state == "closed" {
-        pr["closed_at"] = json!("2026-11-20T10:00:00Z");
-    }
+/// Serve the open pull requests `pulls` as one paginated listing; the
+/// others are closed.
+async fn open_pulls(server: &MockServer, pulls: &[(u64, &[&str])]) {
     Mock::given(method("GET"))
-        .and(path(format!("/repos/{REPO}/pulls/{number}")))
+        .and(path(format!("/repos/{REPO}/pulls")))
+        .and(query_param("state", "open"))
         .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
-        .respond_with(ResponseTemplate::new(200).set_body_json(pr))
+        .respond_with(support::OpenPulls::new(pulls))
         .mount(server)
         .await;
 }
@@ -179,12 +160,14 @@ async fn closed_and_expired_sandboxes_are_selected_kept_and_fresh_ones_are_not()
     );
     let daemon = GitDaemon::start(&root);
     let server = MockServer::start().await;
-    pull(&server, 1, "open", &["bug"]).await; // registered 30 days ago, edited today
-    pull(&server, 2, "closed", &["keep-sandbox"]).await; // closed wins over the label
-    pull(&server, 3, "open", &["Keep-Sandbox"]).await; // old, but kept
-    pull(&server, 4, "open", &[]).await; // registered today
-    pull(&server, 5, "open", &[]).await; // unregistered branch, 20 days old
-    pull(&server, 6, "closed", &[]).await; // unregistered branch, today
+    // 1: registered 30 days ago, edited today; 2: closed (not listed), so
+    // its label does not matter; 3: old, but kept; 4: registered today;
+    // 5: unregistered branch, 20 days old; 6: closed, unregistered branch.
+    open_pulls(
+        &server,
+        &[(1, &["bug"]), (3, &["Keep-Sandbox"]), (4, &[]), (5, &[])],
+    )
+    .await;
     let secrets = tempfile::tempdir().unwrap();
     std::fs::write(secrets.path().join("gh"), TOKEN).unwrap();
     let token_ref = format!("file:{}", secrets.path().join("gh").display());
@@ -228,7 +211,7 @@ async fn closed_and_expired_sandboxes_are_selected_kept_and_fresh_ones_are_not()
             );
         }
     }
-    // Nothing outside the prefix was asked about; nothing was written.
+    // One listing per run, not one request per sandbox; nothing written.
     let asked: Vec<String> = server
         .received_requests()
         .await
@@ -236,13 +219,7 @@ async fn closed_and_expired_sandboxes_are_selected_kept_and_fresh_ones_are_not()
         .iter()
         .map(|r| r.url.path().to_string())
         .collect();
-    assert!(
-        asked
-            .iter()
-            .all(|p| !p.ends_with("/pulls/7") && !p.ends_with("/pulls/9")),
-        "{asked:?}"
-    );
-    assert_eq!(asked.len(), 12);
+    assert_eq!(asked, vec![format!("/repos/{REPO}/pulls"); 2]);
     assert_eq!(
         git(
             &bare,
@@ -351,12 +328,7 @@ async fn a_shallow_clone_in_a_shared_workdir_is_deepened_before_dating() {
     assert!(shallow, "create-branch left no shallow clone to deepen");
 
     let server = MockServer::start().await;
-    for n in [1, 3, 4, 5, 8] {
-        pull(&server, n, "open", &[]).await;
-    }
-    for n in [2, 6] {
-        pull(&server, n, "closed", &[]).await;
-    }
+    open_pulls(&server, &[(1, &[]), (3, &[]), (4, &[]), (5, &[]), (8, &[])]).await;
     let secrets = tempfile::tempdir().unwrap();
     std::fs::write(secrets.path().join("gh"), TOKEN).unwrap();
     let token_ref = format!("file:{}", secrets.path().join("gh").display());
@@ -370,4 +342,55 @@ async fn a_shallow_clone_in_a_shared_workdir_is_deepened_before_dating() {
         .collect();
     // 8 is a branch at main's tip (today): kept.
     assert_eq!(expired, [1, 2, 3, 5, 6], "{}", run.stderr);
+}
+
+/// Issue 17: reap learns every sandbox's pull request from one paginated
+/// listing of the open ones. 250 registered sandboxes, 300 open pull
+/// requests (PRs 51-350): three pages of 100, and no other request.
+#[tokio::test(flavor = "multi_thread")]
+async fn reap_over_250_sandboxes_reads_300_open_pulls_in_three_requests() {
+    let root = GitRoot::new();
+    let bare = root.create_with_files("infra", &[("apps/sandboxes/.keep", "")]);
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    git(w, &["clone", "-q", bare.to_str().unwrap(), "."], None);
+    for n in 1..=250 {
+        write(
+            w,
+            &format!("apps/sandboxes/sbx-pr-{n}.yaml"),
+            &format!("name: sbx-pr-{n}\n"),
+        );
+    }
+    commit_push(w, &bare, "register 250", &days_ago(0), "HEAD:main");
+    let daemon = GitDaemon::start(&root);
+    let server = MockServer::start().await;
+    let open: Vec<(u64, &[&str])> = (51..=350).map(|n| (n, &[] as &[&str])).collect();
+    open_pulls(&server, &open).await;
+    let secrets = tempfile::tempdir().unwrap();
+    std::fs::write(secrets.path().join("gh"), TOKEN).unwrap();
+    let token_ref = format!("file:{}", secrets.path().join("gh").display());
+    let run =
+        tokio::task::block_in_place(|| reap(&daemon.url("infra"), &server.uri(), &token_ref, &[]));
+    assert_eq!(run.code, 0, "{}\n{}", run.result, run.stderr);
+    let expired: Vec<u64> = output_list(&run, "expired")
+        .iter()
+        .map(|e| e["pr_number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(expired, (1..=50).collect::<Vec<_>>());
+    assert_eq!(output_list(&run, "kept").len(), 200);
+    let requests = server.received_requests().await.unwrap();
+    assert!(
+        requests.len() <= 3,
+        "{} requests: {:?}",
+        requests.len(),
+        requests
+            .iter()
+            .map(|r| r.url.to_string())
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.url.path() == format!("/repos/{REPO}/pulls"))
+    );
 }

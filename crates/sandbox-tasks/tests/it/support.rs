@@ -176,3 +176,77 @@ pub(crate) fn make_bucket(endpoint: &str, name: &str) {
         &format!("{endpoint}/storage/v1/b"),
     ]);
 }
+
+/// A GitHub double's listing of open pull requests: the recorded
+/// `pulls-list.json` entry renumbered and relabelled for each of `pulls`,
+/// served `per_page` at a time (the `per_page` query, at most 100) with
+/// `Link: <…>; rel="next"` as GitHub pages a listing.
+pub(crate) struct OpenPulls {
+    pulls: Vec<Value>,
+}
+
+impl OpenPulls {
+    /// The open pull requests `(number, labels)`.
+    pub(crate) fn new(pulls: &[(u64, &[&str])]) -> OpenPulls {
+        let recorded: Vec<Value> = serde_json::from_str(
+            &std::fs::read_to_string(fixtures().join("github/rest/pulls-list.json")).unwrap(),
+        )
+        .unwrap();
+        let template = recorded[0].clone();
+        let pulls = pulls
+            .iter()
+            .map(|(n, labels)| {
+                let mut pr = template.clone();
+                pr["number"] = serde_json::json!(n);
+                pr["state"] = serde_json::json!("open");
+                let label = pr["labels"][0].clone();
+                pr["labels"] = labels
+                    .iter()
+                    .map(|name| {
+                        let mut l = label.clone();
+                        l["name"] = serde_json::json!(name);
+                        l
+                    })
+                    .collect();
+                pr
+            })
+            .collect();
+        OpenPulls { pulls }
+    }
+}
+
+impl wiremock::Respond for OpenPulls {
+    fn respond(&self, request: &wiremock::Request) -> wiremock::ResponseTemplate {
+        let query = |key: &str| {
+            request
+                .url
+                .query_pairs()
+                .find(|(k, _)| k == key)
+                .and_then(|(_, v)| v.parse::<usize>().ok())
+        };
+        let per_page = query("per_page").unwrap_or(30).clamp(1, 100);
+        let page = query("page").unwrap_or(1).max(1);
+        let start = (page - 1) * per_page;
+        let items: Vec<&Value> = self.pulls.iter().skip(start).take(per_page).collect();
+        let mut response = wiremock::ResponseTemplate::new(200).set_body_json(items);
+        if start + per_page < self.pulls.len() {
+            // The request's URL lacks the port: the Host header has it.
+            let mut next = request.url.clone();
+            if let Some(host) = request.headers.get("host").and_then(|h| h.to_str().ok()) {
+                next = url::Url::parse(&format!("http://{host}{}", request.url.path())).unwrap();
+                next.set_query(request.url.query());
+            }
+            let pairs: Vec<(String, String)> = next
+                .query_pairs()
+                .filter(|(k, _)| k != "page")
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            next.query_pairs_mut()
+                .clear()
+                .extend_pairs(pairs)
+                .append_pair("page", &(page + 1).to_string());
+            response = response.insert_header("link", format!("<{next}>; rel=\"next\"").as_str());
+        }
+        response
+    }
+}

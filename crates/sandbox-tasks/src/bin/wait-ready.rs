@@ -1,0 +1,4 @@
+//! `wait-ready`: see `sandbox_tasks::wait_ready`.
+fn main() -> std::process::ExitCode {
+    sandbox_tasks::runner::main::<sandbox_tasks::wait_ready::WaitReady>()
+}
