@@ -61,6 +61,10 @@ pub const UPDATE_TEMPLATES: &str = "SANDBOX_UPDATE_TEMPLATES";
 pub const UPDATE_TABLES: &str = "SANDBOX_UPDATE_TABLES";
 /// Tests: the seed of the demo lifecycle kill-point test, to replay a run.
 pub const KILL_SEED: &str = "SANDBOX_KILL_SEED";
+/// Tests: a named point where restore-db aborts the process (as a kill
+/// would), to prove a claim or clone killed there leaves everything
+/// consistent; see sandbox-db's `failpoint`.
+pub const FAILPOINT: &str = "SANDBOX_FAILPOINT";
 /// Tests: cargo's target directory, where the harness also looks for tools.
 pub const CARGO_TARGET_DIR: &str = "CARGO_TARGET_DIR";
 

@@ -16,6 +16,7 @@ pub mod discovery;
 pub mod download;
 pub mod drop;
 pub mod error;
+pub mod failpoint;
 pub mod format;
 pub mod pgbin;
 pub mod pipeline;
@@ -23,6 +24,7 @@ pub mod plain;
 pub mod pool;
 pub mod restore;
 pub mod server;
+pub mod template;
 pub mod toc;
 pub mod tools;
 

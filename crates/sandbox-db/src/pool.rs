@@ -16,11 +16,11 @@
 //! marker are pool members; the task refuses a prefix that names a
 //! protected database, the source, or a sandbox's.
 
-use crate::DbError;
 use crate::admin::{self, Admin, ident};
 use crate::discovery::Backup;
 use crate::pipeline::ByteCounter;
 use crate::restore::{self, Restore, RestoreMarker, Restored, Target};
+use crate::{DbError, failpoint};
 use sandbox_core::retry::Retryable;
 use sqlx::{AssertSqlSafe, Row};
 use std::time::Duration;
@@ -99,7 +99,7 @@ pub async fn members(admin: &mut Admin, prefix: &str) -> Result<Vec<Member>, DbE
 }
 
 /// Release the advisory lock `Admin::lock(name)` took.
-async fn unlock(admin: &mut Admin, name: &str) {
+pub(crate) async fn unlock(admin: &mut Admin, name: &str) {
     let key = admin::lock_key(name);
     if let Err(e) = sqlx::query("SELECT pg_advisory_unlock($1)")
         .bind(key)
@@ -118,13 +118,16 @@ pub enum Prepared {
     Kept(String),
     /// It was restored (or replaced) from the backup.
     Restored(String),
+    /// Another run holds its lock (a concurrent refill preparing it, or a
+    /// claim renaming it away): left to that run.
+    Busy(String),
 }
 
 impl Prepared {
     /// The database's name.
     pub fn name(&self) -> &str {
         match self {
-            Prepared::Kept(n) | Prepared::Restored(n) => n,
+            Prepared::Kept(n) | Prepared::Restored(n) | Prepared::Busy(n) => n,
         }
     }
 }
@@ -134,7 +137,8 @@ impl Prepared {
 /// an older backup). A database of that name that no restore made is
 /// refused, never replaced. `restore.target` is ignored: `name` is the
 /// target. Holds the name's lock while it works, so no claim takes it half
-/// made.
+/// made; a name another run holds is [`Prepared::Busy`] (two refills after
+/// two claims may run at once).
 pub async fn prepare_one(
     admin: &mut Admin,
     storage: &sandbox_storage::Storage,
@@ -143,7 +147,11 @@ pub async fn prepare_one(
     restore: &Restore<'_>,
     counter: &ByteCounter,
 ) -> Result<Prepared, DbError> {
-    admin.lock(name).await?;
+    match admin.lock(name).await {
+        Ok(()) => {}
+        Err(DbError::Busy(_)) => return Ok(Prepared::Busy(name.to_string())),
+        Err(e) => return Err(e),
+    }
     let result = async {
         let existing = match admin.database(name).await? {
             None => Target::Absent,
@@ -268,6 +276,7 @@ pub async fn claim(
             Err(DbError::Busy(_)) => continue,
             Err(e) => return Err(e),
         }
+        failpoint::hit("pool-locked");
         // Identifiers are quoted by ident(); nothing else is interpolated.
         let sql = format!(
             "ALTER DATABASE {} RENAME TO {}",
@@ -337,12 +346,7 @@ pub async fn take(
     existing: &Target,
 ) -> Result<Result<Taken, String>, DbError> {
     let (staging, old) = admin::work_names(restore.target);
-    for stale in [&staging, &old] {
-        if admin.database(stale).await?.is_some() {
-            tracing::warn!(database = %stale, "dropping what an earlier run left");
-            admin.drop_database(stale).await?;
-        }
-    }
+    drop_leftovers(admin, &staging, &old).await?;
     let (member, owner, marker) = match claim(admin, prefix, backup, max_age, &staging).await? {
         Claim::Claimed {
             member,
@@ -351,14 +355,47 @@ pub async fn take(
         } => (member, owner, marker),
         Claim::Fallback(why) => return Ok(Err(why)),
     };
+    failpoint::hit("pool-claimed");
+    finish(admin, &staging, &owner, restore, existing).await?;
+    Ok(Ok(Taken { member, marker }))
+}
+
+/// Drop what a killed run left under the target's work names: a staging
+/// database (a claimed member or a clone that never reached the target,
+/// or a half-made restore) and a replaced target never dropped.
+pub async fn drop_leftovers(admin: &mut Admin, staging: &str, old: &str) -> Result<(), DbError> {
+    for stale in [staging, old] {
+        if admin.database(stale).await?.is_some() {
+            tracing::warn!(database = %stale, "dropping what an earlier run left");
+            admin.drop_database(stale).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Turn the prepared database now at `staging` (owned by `owner`) into
+/// `restore.target`: give it to the wanted owner, run the post-restore SQL
+/// there, swap it in (one transaction) and drop the replaced target. A
+/// failure drops the staging database; the target is as it was.
+pub async fn finish(
+    admin: &mut Admin,
+    staging: &str,
+    owner: &str,
+    restore: &Restore<'_>,
+    existing: &Target,
+) -> Result<(), DbError> {
+    let (_, old) = admin::work_names(restore.target);
     let finished = async {
         if let Some(wanted) = restore.owner
             && wanted != owner
         {
-            set_owner(admin, &staging, wanted).await?;
+            set_owner(admin, staging, wanted).await?;
         }
-        admin::run_post_sql(restore.server, &staging, restore.post_sql).await?;
-        admin.swap(&staging, restore.target, &old).await?;
+        failpoint::hit("staging-owned");
+        admin::run_post_sql(restore.server, staging, restore.post_sql).await?;
+        failpoint::hit("post-sql-done");
+        admin.swap(staging, restore.target, &old).await?;
+        failpoint::hit("swapped");
         if existing.exists() {
             admin.drop_database(&old).await?;
         }
@@ -366,13 +403,13 @@ pub async fn take(
     }
     .await;
     if let Err(e) = finished {
-        // The claimed member is used up; the sandbox keeps what it had.
-        if let Err(drop_error) = admin.drop_database(&staging).await {
+        // What was prepared is used up; the sandbox keeps what it had.
+        if let Err(drop_error) = admin.drop_database(staging).await {
             tracing::warn!("{drop_error}; the next run drops {staging}");
         }
         return Err(e);
     }
-    Ok(Ok(Taken { member, marker }))
+    Ok(())
 }
 
 /// Make `name` owned by `owner`.

@@ -24,6 +24,11 @@ use sandbox_db::pool::{self, MAX_SIZE, Prepared};
 use sandbox_db::restore::{Restore, backup_time};
 use sandbox_storage::Storage;
 use std::path::PathBuf;
+use std::time::Duration;
+
+/// How long `--prepare template` waits for the template's lock, held while
+/// sandboxes copy it.
+const TEMPLATE_LOCK_WAIT: Duration = Duration::from_secs(600);
 
 /// What the nightly job prepares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
@@ -96,6 +101,10 @@ impl Task for PrepareDb {
         OutputSpec {
             name: "kept",
             description: "How many already held the backup and were kept.",
+        },
+        OutputSpec {
+            name: "busy",
+            description: "Pool databases another run held (a concurrent refill, or a claim), left to it, comma-separated.",
         },
         OutputSpec {
             name: "dropped",
@@ -334,17 +343,29 @@ pub async fn execute(plan: Plan, ctx: Context) -> Result<Outputs, TaskError> {
         temp_dir: &plan.temp_dir,
         post_sql: &[],
     };
-    let (mut restored, mut kept) = (0, 0);
+    let (mut restored, mut kept, mut busy) = (0, 0, Vec::new());
     for name in &plan.names {
         let counter = ByteCounter::default();
         let started = std::time::Instant::now();
-        let done = pool::prepare_one(&mut admin, &storage, &backup, name, &restore, &counter)
-            .await
-            .map_err(|e| {
-                let mut error = TaskError::from(e);
-                error.message = format!("preparing {name}: {}", error.message);
-                error
-            })?;
+        let mut done;
+        loop {
+            done = pool::prepare_one(&mut admin, &storage, &backup, name, &restore, &counter)
+                .await
+                .map_err(|e| {
+                    let mut error = TaskError::from(e);
+                    error.message = format!("preparing {name}: {}", error.message);
+                    error
+                })?;
+            // The template is one database: wait (bounded) for the clones
+            // copying it to finish rather than leave it stale for a day.
+            if !(plan.shrink.is_none()
+                && matches!(done, Prepared::Busy(_))
+                && started.elapsed() < TEMPLATE_LOCK_WAIT)
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
         match done {
             Prepared::Kept(_) => {
                 kept += 1;
@@ -358,6 +379,16 @@ pub async fn execute(plan: Plan, ctx: Context) -> Result<Outputs, TaskError> {
                     elapsed_s = started.elapsed().as_secs_f64(),
                     "restored"
                 );
+            }
+            Prepared::Busy(_) if plan.shrink.is_none() => {
+                return Err(TaskError::transient(format!(
+                    "the template {name} stayed in use (clones or another prepare-db) for {} s",
+                    TEMPLATE_LOCK_WAIT.as_secs()
+                )));
+            }
+            Prepared::Busy(_) => {
+                tracing::info!(database = %name, "another run holds it; left to that run");
+                busy.push(name.clone());
             }
         }
     }
@@ -373,6 +404,7 @@ pub async fn execute(plan: Plan, ctx: Context) -> Result<Outputs, TaskError> {
     out.set("databases", plan.names.join(","))
         .set("restored", restored)
         .set("kept", kept)
+        .set("busy", busy.join(","))
         .set("dropped", dropped.join(","));
     Ok(out)
 }
@@ -449,6 +481,7 @@ mod tests {
                 pool: PoolArgs {
                     pool_prefix: prefix.into(),
                     template_name: template.into(),
+                    ..PoolArgs::default()
                 },
                 env: EnvArgs {
                     protected_databases: [protected]

@@ -9,8 +9,13 @@
 //! With `--strategy pool`, a database `prepare-db` restored from the same
 //! (newest) backup is claimed instead: renamed to the staging name, given
 //! the post-restore SQL there, and swapped in like a restore — a rename,
-//! not a copy. An empty or stale pool falls back to the restore, and the
-//! `strategy` and `fallback_reason` outputs say which happened.
+//! not a copy. With `--strategy template`, the template database
+//! `prepare-db --prepare template` made is copied (`CREATE DATABASE …
+//! TEMPLATE … STRATEGY FILE_COPY`) into the staging name instead; a missing
+//! template is refused (exit 3), a stale or busy one falls back. `--strategy
+//! auto` tries the pool, then the template, then restores. An empty or
+//! stale pool or template falls back to the restore, and the `strategy`
+//! and `fallback_reason` outputs say which happened and why.
 
 use crate::args::backup::human_duration;
 use crate::args::database::resolve_server;
@@ -29,6 +34,7 @@ use sandbox_db::pipeline::{ByteCounter, RestoreOptions};
 use sandbox_db::pool;
 use sandbox_db::restore::{self, Restore, RestoreMarker, Restored, Target, backup_time};
 use sandbox_db::server::ServerRef;
+use sandbox_db::template::{self, Skip};
 use sandbox_storage::{Storage, StorageConfig};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -42,6 +48,12 @@ pub enum StrategyArg {
     /// Claim a warm pool database holding the newest backup (prepare-db);
     /// restore when the pool is empty or stale.
     Pool,
+    /// Copy the template database holding the newest backup (prepare-db
+    /// --prepare template); refuse when there is none, restore when it is
+    /// stale or stays in use.
+    Template,
+    /// The pool, then the template, then a restore.
+    Auto,
 }
 
 impl StrategyArg {
@@ -49,7 +61,17 @@ impl StrategyArg {
         match self {
             StrategyArg::Restore => "restore",
             StrategyArg::Pool => "pool",
+            StrategyArg::Template => "template",
+            StrategyArg::Auto => "auto",
         }
+    }
+
+    fn tries_pool(self) -> bool {
+        matches!(self, StrategyArg::Pool | StrategyArg::Auto)
+    }
+
+    fn tries_template(self) -> bool {
+        matches!(self, StrategyArg::Template | StrategyArg::Auto)
     }
 }
 
@@ -75,7 +97,8 @@ pub struct Params {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub pool: PoolArgs,
-    /// Where the database comes from: a restore, or a claim from the warm pool.
+    /// Where the database comes from: a restore, a claim from the warm pool, a copy of the
+    /// template, or auto (pool, then template, then restore).
     #[arg(long, env = "SANDBOX_STRATEGY", value_enum, default_value_t = StrategyArg::Restore)]
     pub strategy: StrategyArg,
     #[command(flatten)]
@@ -132,15 +155,19 @@ impl Task for RestoreDb {
         },
         OutputSpec {
             name: "strategy",
-            description: "How the database was made: pool (claimed) or restore (also a pool's fallback).",
+            description: "How the database was made: pool (claimed), template (copied) or restore (also the fallback).",
         },
         OutputSpec {
             name: "pool_database",
-            description: "The pool database claimed (empty when restored).",
+            description: "The pool database claimed (empty otherwise).",
+        },
+        OutputSpec {
+            name: "template_database",
+            description: "The template database copied (empty otherwise).",
         },
         OutputSpec {
             name: "fallback_reason",
-            description: "Why --strategy pool restored instead (empty otherwise).",
+            description: "Why each strategy tried before the one used was skipped, e.g. `pool: …; template: …` (empty otherwise).",
         },
     ];
     type Params = Params;
@@ -192,6 +219,10 @@ pub struct Plan {
     pub strategy: StrategyArg,
     /// The pool claimed from.
     pub pool_prefix: DatabaseName,
+    /// The template copied.
+    pub template: DatabaseName,
+    /// How long a copy waits for the template to be free.
+    pub template_wait: Duration,
 }
 
 /// Validate every field, then the guard rails (exit 2 with every problem,
@@ -264,6 +295,8 @@ pub fn validate(p: &Params) -> Result<Plan, TaskError> {
         dry_run: false,
         strategy: p.strategy,
         pool_prefix: pool.prefix,
+        template: pool.template,
+        template_wait: pool.template_wait,
     })
 }
 
@@ -345,6 +378,12 @@ pub async fn execute(plan: Plan, ctx: Context) -> Result<Outputs, TaskError> {
                 database = target,
                 "already holds this backup; nothing to do"
             );
+            if !plan.dry_run {
+                // A run killed after its swap left the replaced database.
+                pool::drop_leftovers(&mut admin, &staging, &old)
+                    .await
+                    .map_err(db_error)?;
+            }
             return Ok(marker_outputs(done, &plan.database));
         }
         Target::HoldsData => {
@@ -394,8 +433,8 @@ pub async fn execute(plan: Plan, ctx: Context) -> Result<Outputs, TaskError> {
         temp_dir: &plan.temp_dir,
         post_sql: &plan.post_sql,
     };
-    let mut fallback_reason = String::new();
-    if plan.strategy == StrategyArg::Pool {
+    let mut skipped: Vec<String> = Vec::new();
+    if plan.strategy.tries_pool() {
         let started = Instant::now();
         let taken = pool::take(
             &mut admin,
@@ -425,11 +464,59 @@ pub async fn execute(plan: Plan, ctx: Context) -> Result<Outputs, TaskError> {
                 return Ok(out);
             }
             Err(why) => {
-                tracing::warn!("{why}; restoring instead");
-                fallback_reason = why;
+                tracing::warn!("pool: {why}; trying the next strategy");
+                skipped.push(format!("pool: {why}"));
             }
         }
     }
+    if plan.strategy.tries_template() {
+        let started = Instant::now();
+        let cloned = template::clone(
+            &mut admin,
+            plan.template.as_str(),
+            &backup,
+            plan.max_age,
+            plan.template_wait,
+            &restore,
+            &existing,
+        )
+        .await
+        .map_err(|e| {
+            let mut error = TaskError::from(e);
+            error.message = format!("copying the template: {}", error.message);
+            error
+        })?;
+        match cloned {
+            Ok(cloned) => {
+                tracing::info!(
+                    database = target,
+                    template = %cloned.template,
+                    file_copy = cloned.file_copy,
+                    waited_s = cloned.waited.as_secs_f64(),
+                    elapsed_s = started.elapsed().as_secs_f64(),
+                    "copied from the template"
+                );
+                let mut out = marker_outputs(&cloned.marker, &plan.database);
+                out.set("strategy", "template")
+                    .set("template_database", &cloned.template)
+                    .set("fallback_reason", skipped.join("; "));
+                return Ok(out);
+            }
+            Err(Skip::Missing(why)) if plan.strategy == StrategyArg::Template => {
+                return Err(TaskError::precondition(format!(
+                    "--strategy template: {why}; or pass --strategy auto to restore without it"
+                )));
+            }
+            Err(skip) => {
+                tracing::warn!("template: {}; trying the next strategy", skip.reason());
+                skipped.push(format!("template: {}", skip.reason()));
+            }
+        }
+    }
+    if !skipped.is_empty() {
+        tracing::warn!("restoring instead");
+    }
+    let fallback_reason = skipped.join("; ");
 
     let counter = ByteCounter::default();
     let ticker = progress_ticker(counter.clone(), backup.object.size, ctx.clone());

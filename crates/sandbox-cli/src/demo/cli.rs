@@ -5,6 +5,7 @@
 use super::{Database, Options, postgres};
 use clap::Args;
 use sandbox_core::env_vars;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -40,6 +41,17 @@ pub struct DemoArgs {
     /// Show the tasks' own logs (SANDBOX_LOG_LEVEL, default warn).
     #[arg(long)]
     pub verbose: bool,
+    /// Print each step's time on stdout in this format (the report goes to stderr).
+    #[arg(long, value_name = "FORMAT", value_enum)]
+    pub timings: Option<Timings>,
+}
+
+/// How `--timings` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Timings {
+    /// One JSON document: every step's time in ms, and restore-db's
+    /// strategy beside what a restore of the same backup took.
+    Json,
 }
 
 /// Run the demo: 0 when every step succeeded or was skipped and nothing
@@ -129,8 +141,20 @@ fn start_and_run(args: DemoArgs) -> Result<bool, Failure> {
         .enable_all()
         .build()
         .map_err(|e| Failure::CouldNotStart(format!("cannot start the async runtime: {e}")))?;
-    let mut stdout = std::io::stdout().lock();
-    let result = runtime.block_on(super::run(&options, &mut stdout));
+    // With --timings the report goes to stderr and stdout holds only the
+    // timings, for a script to read.
+    let result = if args.timings.is_some() {
+        let mut stderr = std::io::stderr().lock();
+        runtime.block_on(super::run(&options, &mut stderr))
+    } else {
+        let mut stdout = std::io::stdout().lock();
+        runtime.block_on(super::run(&options, &mut stdout))
+    };
+    if let (Some(Timings::Json), Ok(report)) = (args.timings, &result) {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "{}", report.timings_json())
+            .map_err(|e| Failure::Run(format!("cannot write the timings: {e}")))?;
+    }
     if let Some((server, dir)) = local {
         if args.keep {
             eprintln!(

@@ -88,6 +88,55 @@ pub struct Report {
     pub deleted: bool,
     /// The world's directory.
     pub world: PathBuf,
+    /// How restore-db made the sandbox's database, when it ran.
+    pub restore: Option<RestoreTiming>,
+}
+
+/// restore-db's step beside what a restore of the same backup took.
+#[derive(Debug, Clone)]
+pub struct RestoreTiming {
+    /// The strategy restore-db used (pool, template or restore).
+    pub strategy: String,
+    /// restore-db's time.
+    pub duration: Duration,
+    /// What restoring the same backup took (prepare-db filling the warm
+    /// pool in the world's setup), when it ran.
+    pub restore_duration: Option<Duration>,
+    /// Why the faster strategies were skipped, when they were.
+    pub fallback_reason: String,
+}
+
+impl Report {
+    /// Each step's time as JSON (`sandbox demo --timings json`): the
+    /// world's setup, then the create and delete pipelines, in order.
+    pub fn timings_json(&self) -> Value {
+        let ms = |d: Duration| (d.as_secs_f64() * 1000.0 * 10.0).round() / 10.0;
+        let steps: Vec<Value> = self
+            .steps
+            .iter()
+            .map(|s| {
+                json!({
+                    "pipeline": s.pipeline,
+                    "step": s.name,
+                    "outcome": match &s.outcome {
+                        Outcome::Succeeded => "succeeded",
+                        Outcome::Skipped(_) => "skipped",
+                        Outcome::Failed(_) => "failed",
+                    },
+                    "ms": ms(s.duration),
+                })
+            })
+            .collect();
+        let restore = self.restore.as_ref().map(|t| {
+            json!({
+                "strategy": t.strategy,
+                "ms": ms(t.duration),
+                "restore_ms": t.restore_duration.map(ms),
+                "fallback_reason": t.fallback_reason,
+            })
+        });
+        json!({ "steps": steps, "restore_db": restore })
+    }
 }
 
 impl Report {
@@ -107,6 +156,8 @@ struct Runner<'a, W: Write> {
     /// The step that failed, if one did: like an Argo DAG, the rest of the
     /// pipeline depends on it and does not run.
     failed: Option<String>,
+    /// restore-db's strategy and time, for the report.
+    restore: Option<RestoreTiming>,
     /// What the pull request is told, from the steps' own timings and the
     /// failed step's message.
     feedback: feedback::Feedback,
@@ -477,6 +528,7 @@ pub async fn run(options: &Options, out: &mut impl Write) -> Result<Report, Demo
         steps: Vec::new(),
         pipeline: "create",
         failed: None,
+        restore: None,
         feedback: feedback::Feedback::new(pr),
         failure: None,
     };
@@ -492,6 +544,12 @@ pub async fn run(options: &Options, out: &mut impl Write) -> Result<Report, Demo
         }
         Database::Skipped(_) => None,
     };
+    // The nightly job, in the world: a warm pool of one database restored
+    // from the backup, so the create pipeline's restore-db claims it.
+    let mut restore_duration = None;
+    if let (false, Some(url)) = (options.delete_only, &database_url) {
+        restore_duration = prepare_pool(&mut r, &world, url).await?;
+    }
     let git = |extra: Value| {
         let mut p = json!({ "repo_url": world.repo_url, "pr_number": pr.to_string() });
         if let (Value::Object(p), Value::Object(extra)) = (&mut p, extra) {
@@ -595,7 +653,7 @@ pub async fn run(options: &Options, out: &mut impl Write) -> Result<Report, Demo
                 let restored = r
                     .task(
                         "restore-db",
-                        json!({ "pr_number": pr.to_string(), "backup_url": world.backup_url, "database_url": url }),
+                        json!({ "pr_number": pr.to_string(), "backup_url": world.backup_url, "database_url": url, "strategy": "auto" }),
                     )
                     .await?;
                 if restored.is_some() {
@@ -604,12 +662,39 @@ pub async fn run(options: &Options, out: &mut impl Write) -> Result<Report, Demo
                         "select count(*) from orders",
                     )
                     .unwrap_or_else(|e| e);
-                    r.detail(&format!(
-                        "{} tables restored from {} ({} bytes read); orders now holds {rows} rows",
-                        output(&restored, "tables_restored"),
-                        output(&restored, "backup_object"),
-                        output(&restored, "bytes_read")
-                    ))?;
+                    let took = r.steps.last().map(|s| s.duration).unwrap_or_default();
+                    let timing = RestoreTiming {
+                        strategy: output(&restored, "strategy").to_string(),
+                        duration: took,
+                        restore_duration,
+                        fallback_reason: output(&restored, "fallback_reason").to_string(),
+                    };
+                    let how = match (timing.strategy.as_str(), restore_duration) {
+                        ("pool", Some(full)) => format!(
+                            "claimed {} from the warm pool in {} ms; restoring the same backup took {} ms (prepare-db, before anyone asked)",
+                            output(&restored, "pool_database"),
+                            took.as_millis(),
+                            full.as_millis()
+                        ),
+                        ("template", _) => format!(
+                            "copied the template {} in {} ms",
+                            output(&restored, "template_database"),
+                            took.as_millis()
+                        ),
+                        _ => format!(
+                            "{} tables restored from {} ({} bytes read){}",
+                            output(&restored, "tables_restored"),
+                            output(&restored, "backup_object"),
+                            output(&restored, "bytes_read"),
+                            if timing.fallback_reason.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" ({})", timing.fallback_reason)
+                            }
+                        ),
+                    };
+                    r.detail(&format!("{how}; orders now holds {rows} rows"))?;
+                    r.restore = Some(timing);
                 }
             }
             Database::Skipped(why) => {
@@ -778,6 +863,45 @@ pub async fn run(options: &Options, out: &mut impl Write) -> Result<Report, Demo
     finish(r, world, leftovers, true)
 }
 
+/// Fill a warm pool of one database from the world's backup (prepare-db,
+/// the nightly job), shown as a step of the world's setup; its time is
+/// what a restore of the backup takes. A failure is shown and skipped:
+/// restore-db then restores.
+async fn prepare_pool<W: Write>(
+    r: &mut Runner<'_, W>,
+    world: &World,
+    url: &str,
+) -> Result<Option<Duration>, DemoError> {
+    let params = json!({ "backup_url": world.backup_url, "database_url": url, "pool_size": "1" });
+    let Value::Object(params) = params else {
+        return Ok(None);
+    };
+    let pipeline = std::mem::replace(&mut r.pipeline, "world");
+    let started = Instant::now();
+    let result = registry::run("prepare-db", &params, Context::default()).await;
+    let duration = started.elapsed();
+    let prepared = match result {
+        Ok(outputs) => {
+            r.record("prepare-db", Outcome::Succeeded, duration)?;
+            let databases = outputs.get("databases").unwrap_or_default();
+            r.detail(&format!(
+                "warm pool {databases} restored from the backup (the nightly job, before anyone asks)"
+            ))?;
+            Some(duration)
+        }
+        Err(error) => {
+            let why = format!(
+                "the warm pool could not be prepared ({}); restore-db restores instead",
+                error.full_message()
+            );
+            r.record("prepare-db", Outcome::Skipped(why), duration)?;
+            None
+        }
+    };
+    r.pipeline = pipeline;
+    Ok(prepared)
+}
+
 fn finish<W: Write>(
     mut r: Runner<'_, W>,
     world: World,
@@ -789,6 +913,7 @@ fn finish<W: Write>(
         leftovers,
         deleted,
         world: world.root.clone(),
+        restore: r.restore.clone(),
     };
     r.say("\nSummary:")?;
     for pipeline in ["create", "sleep", "delete"] {

@@ -198,6 +198,66 @@ fn a_non_empty_world_directory_is_refused() {
     assert!(scratch.path().join("keep-me").exists());
 }
 
+/// Issue 16: "the demo uses the pool when it can and shows the step's time
+/// next to what a restore took"; `--timings json` prints each step's time
+/// on stdout (the report goes to stderr).
+#[test]
+fn the_demo_claims_from_a_warm_pool_and_prints_timings_as_json() {
+    let pg = Postgres::start();
+    let scratch = tempfile::tempdir().unwrap();
+    let world = scratch.path().join("world");
+    let (code, stdout, stderr) = demo(
+        &world,
+        &[
+            "--pr-number",
+            "9",
+            "--database-url",
+            &pg.url("postgres"),
+            "--timings",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let timings: serde_json::Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{stdout}"));
+    let steps = timings["steps"].as_array().unwrap();
+    let step = |pipeline: &str, name: &str| {
+        steps
+            .iter()
+            .find(|s| s["pipeline"] == pipeline && s["step"] == name)
+            .unwrap_or_else(|| panic!("no {pipeline}/{name} in {timings}"))
+    };
+    assert_eq!(step("world", "prepare-db")["outcome"], "succeeded");
+    assert_eq!(step("create", "restore-db")["outcome"], "succeeded");
+    assert_eq!(step("delete", "drop-db")["outcome"], "succeeded");
+    assert!(
+        steps.iter().all(|s| s["ms"].as_f64().is_some()),
+        "{timings}"
+    );
+    let restore = &timings["restore_db"];
+    assert_eq!(restore["strategy"], "pool", "{timings}\n{stderr}");
+    assert_eq!(restore["ms"], step("create", "restore-db")["ms"]);
+    assert_eq!(restore["restore_ms"], step("world", "prepare-db")["ms"]);
+    // The report says the same on stderr, the claim beside the restore.
+    assert!(
+        stderr.contains("claimed sbx_pool_1 from the warm pool in")
+            && stderr.contains("restoring the same backup took"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("nothing of the sandbox is left"),
+        "{stderr}"
+    );
+    // The claimed member went with the sandbox; the pool is empty.
+    assert_eq!(
+        pg.psql(
+            "postgres",
+            "select count(*) from pg_database where datname like 'sbx\\_%'"
+        ),
+        "0"
+    );
+}
+
 /// Issue 15: the create pipeline tells the pull request "creating" first,
 /// then "ready" with the sandbox's URL and the time to ready measured from
 /// its own steps — the comment pr-feedback would post, printed.

@@ -4,9 +4,10 @@
 
 use super::Refusals;
 use clap::Args;
-use sandbox_core::params::{DatabaseName, EnvPrefix, Invalid, Problems};
+use sandbox_core::params::{DatabaseName, EnvPrefix, Invalid, Problems, parse_duration};
 use sandbox_core::policy::{PROTECTED_DATABASES, Refusal};
 use sandbox_db::pool::{self, DEFAULT_PREFIX, DEFAULT_TEMPLATE};
+use std::time::Duration;
 
 /// Where the prepared databases are.
 #[derive(Debug, Clone, Args)]
@@ -17,13 +18,21 @@ pub struct PoolArgs {
     /// The template database the nightly job restores into.
     #[arg(long, env = "SANDBOX_TEMPLATE_NAME", value_name = "NAME", default_value = DEFAULT_TEMPLATE)]
     pub template_name: String,
+    /// How long a clone waits for the template to have no other connections (e.g. 30s).
+    #[arg(long, env = "SANDBOX_TEMPLATE_WAIT", value_name = "DURATION", default_value = DEFAULT_TEMPLATE_WAIT)]
+    pub template_wait: String,
 }
+
+/// How long a clone waits for the template when not told: PostgreSQL
+/// itself waits 5 s in `CREATE DATABASE` for other sessions to leave.
+pub const DEFAULT_TEMPLATE_WAIT: &str = "30s";
 
 impl Default for PoolArgs {
     fn default() -> Self {
         PoolArgs {
             pool_prefix: DEFAULT_PREFIX.into(),
             template_name: DEFAULT_TEMPLATE.into(),
+            template_wait: DEFAULT_TEMPLATE_WAIT.into(),
         }
     }
 }
@@ -35,6 +44,8 @@ pub struct PoolPlan {
     pub prefix: DatabaseName,
     /// The template database.
     pub template: DatabaseName,
+    /// How long a clone waits for the template to be free.
+    pub template_wait: Duration,
 }
 
 impl PoolArgs {
@@ -52,9 +63,11 @@ impl PoolArgs {
             DatabaseName::parse(s)
         });
         let template = problems.parse("template_name", &self.template_name, DatabaseName::parse);
+        let template_wait = problems.parse("template_wait", &self.template_wait, parse_duration);
         Some(PoolPlan {
             prefix: prefix?,
             template: template?,
+            template_wait: template_wait?,
         })
     }
 }

@@ -16,6 +16,7 @@ mod prepare_db;
 mod reap;
 mod report_tests;
 mod restore_db;
+mod restore_strategies;
 mod secrets;
 mod seed_bucket;
 mod ssh;

@@ -9,7 +9,7 @@ use sandbox_harness::Postgres;
 use std::path::Path;
 use std::process::Stdio;
 
-const SOURCE_SQL: &str = "
+pub(crate) const SOURCE_SQL: &str = "
 CREATE TABLE people (id int PRIMARY KEY, name text NOT NULL, joined date);
 INSERT INTO people SELECT i, 'person ' || i, date '2020-01-01' + (i % 1000)
   FROM generate_series(1, 20000) i;
@@ -17,11 +17,11 @@ CREATE TABLE notes (id int PRIMARY KEY, body text);
 INSERT INTO notes SELECT i, repeat('n', i % 50) FROM generate_series(1, 500) i;
 ";
 
-const CHECKSUM: &str = "SELECT md5(string_agg(p::text, '|' ORDER BY id)) FROM people p";
+pub(crate) const CHECKSUM: &str = "SELECT md5(string_agg(p::text, '|' ORDER BY id)) FROM people p";
 
 /// Dump `integration` in custom format to `dir/name`, dated `stamp`
 /// (`touch -d`), so the newest by update time is known.
-fn dump(pg: &Postgres, dir: &Path, name: &str, stamp: &str) {
+pub(crate) fn dump(pg: &Postgres, dir: &Path, name: &str, stamp: &str) {
     let file = dir.join(name);
     let out = std::process::Command::new(pg.bin("pg_dump"))
         .args(["-Fc", "-d", &pg.url("integration"), "-f"])
@@ -42,7 +42,7 @@ fn dump(pg: &Postgres, dir: &Path, name: &str, stamp: &str) {
 }
 
 /// The variables both tasks read: the server, the client tools, the backups.
-fn env(pg: &Postgres, backups: &Path) -> Vec<(String, String)> {
+pub(crate) fn env(pg: &Postgres, backups: &Path) -> Vec<(String, String)> {
     vec![
         ("DB_URL".into(), pg.url("postgres")),
         (
@@ -58,7 +58,7 @@ fn env(pg: &Postgres, backups: &Path) -> Vec<(String, String)> {
     ]
 }
 
-fn prepare(pg: &Postgres, backups: &Path, args: &[&str]) -> Run {
+pub(crate) fn prepare(pg: &Postgres, backups: &Path, args: &[&str]) -> Run {
     let mut task = support::task("prepare-db").args(args);
     for (k, v) in env(pg, backups) {
         task.cmd().env(k, v);
@@ -84,13 +84,13 @@ fn claim(pg: &Postgres, backups: &Path, pr: u32) -> std::process::Child {
         .unwrap()
 }
 
-fn finished(child: std::process::Child) -> Run {
+pub(crate) fn finished(child: std::process::Child) -> Run {
     let run = support::result_of(child.wait_with_output().unwrap());
     assert_eq!(run.code, 0, "{}\n{}", run.result, run.stderr);
     run
 }
 
-fn databases(pg: &Postgres, like: &str) -> String {
+pub(crate) fn databases(pg: &Postgres, like: &str) -> String {
     pg.psql(
         "postgres",
         &format!(
