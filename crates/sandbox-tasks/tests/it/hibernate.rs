@@ -109,10 +109,12 @@ fn infra(root: &GitRoot, url: &str) -> PathBuf {
         assert!(text.contains(from), "{text}");
         std::fs::write(&p, text.replacen(from, to, 1)).unwrap();
     };
+    // register-app writes an annotations block (the notification
+    // subscription): entries join it, never a second `annotations:` key.
     edit(
         "apps/sandboxes/sbx-pr-2.yaml",
-        "  finalizers:",
-        "  annotations:\n    team: payments\n  finalizers:",
+        "  annotations:\n",
+        "  annotations:\n    team: payments\n",
     );
     edit(
         "apps/sandboxes/sbx-pr-2.yaml",
@@ -121,8 +123,8 @@ fn infra(root: &GitRoot, url: &str) -> PathBuf {
     );
     edit(
         "apps/sandboxes/sbx-pr-3.yaml",
-        "  finalizers:",
-        "  annotations:\n    argo-sandbox.io/keep-awake: \"true\"\n  finalizers:",
+        "  annotations:\n",
+        "  annotations:\n    argo-sandbox.io/keep-awake: \"true\"\n",
     );
     edit(
         "apps/sandboxes/sbx-pr-5.yaml",
