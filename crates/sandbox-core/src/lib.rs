@@ -17,6 +17,7 @@ pub mod redact;
 pub mod retry;
 pub mod schedule;
 pub mod telemetry;
+pub mod time;
 
 pub use error::{Classify, ErrorKind, Problem, TaskError};
 pub use outputs::Outputs;

@@ -5,6 +5,8 @@
 //! abbreviation (`MST`) counts as offset 0, which is what Go does when the
 //! process's local zone is UTC, as in the Argo Events images.
 
+pub use sandbox_core::time::{civil_from_days, days_from_civil};
+
 /// The layouts govaluate's `tryParseTime` tries, in its order.
 pub const GOVALUATE_LAYOUTS: &[&str] = &[
     "Mon Jan _2 15:04:05 2006",            // time.ANSIC
@@ -297,31 +299,6 @@ fn days_in(month: i64, year: i64) -> i64 {
         4 | 6 | 9 | 11 => 30,
         _ => 31,
     }
-}
-
-/// Days from 1970-01-01 to the given proleptic Gregorian date.
-pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The civil date of a day number (inverse of [`days_from_civil`]).
-pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 /// RFC 3339 as Go's `time.Time` JSON reads it (what an event's
