@@ -30,18 +30,33 @@ pub(crate) struct Scope {
     pub(crate) vault: VaultPlan,
 }
 
-/// The shared argument groups of hibernate and wake.
-pub(crate) struct ScopeArgs<'a> {
-    pub(crate) env: &'a EnvArgs,
-    pub(crate) repo: &'a RepoArgs,
-    pub(crate) author: &'a AuthorArgs,
-    pub(crate) apps: &'a AppsArgs,
-    pub(crate) forge: &'a ForgeArgs,
-    pub(crate) github: &'a GithubArgs,
-    pub(crate) vault: &'a VaultArgs,
+/// The argument groups hibernate and wake share, flattened into both.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct FleetArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub env: EnvArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub repo: RepoArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub author: AuthorArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub apps: AppsArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub forge: ForgeArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub github: GithubArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub vault: VaultArgs,
 }
 
-impl ScopeArgs<'_> {
+impl FleetArgs {
     /// Validate; `extra` adds a task's own fields' problems. Exit 2 on any
     /// problem, then exit 5 on a refusal.
     pub(crate) fn validate(&self, extra: impl FnOnce(&mut Problems)) -> Result<Scope, TaskError> {

@@ -22,12 +22,9 @@
 //! register-app or unregister-app is never lost) and allowed to touch only
 //! the selected Application files.
 
-use crate::args::{
-    AppsArgs, AuthorArgs, EnvArgs, ForgeArgs, GithubArgs, KubectlArgs, RepoArgs, SleepArgs,
-    SleepPlan, VaultArgs,
-};
+use crate::args::{KubectlArgs, SleepArgs, SleepPlan};
 use crate::fleet::{
-    Scope, ScopeArgs, Select, Skipped, check_revision, edit_error, edit_failed, open_pulls,
+    FleetArgs, Scope, Select, Skipped, check_revision, edit_error, edit_failed, open_pulls,
     push_all, sandbox_pr, tell_prs, to_json, utc,
 };
 use crate::gitops::{self, ACTION};
@@ -52,25 +49,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 pub struct Params {
     #[command(flatten)]
     #[allow(missing_docs)]
-    pub env: EnvArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub repo: RepoArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub author: AuthorArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub apps: AppsArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub forge: ForgeArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub github: GithubArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub vault: VaultArgs,
+    pub fleet: FleetArgs,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub sleep: SleepArgs,
@@ -476,16 +455,9 @@ impl Task for Hibernate {
 /// schedules.
 fn validate(p: &Params) -> Result<(Scope, SleepPlan), TaskError> {
     let mut label = None;
-    let scope = ScopeArgs {
-        env: &p.env,
-        repo: &p.repo,
-        author: &p.author,
-        apps: &p.apps,
-        forge: &p.forge,
-        github: &p.github,
-        vault: &p.vault,
-    }
-    .validate(|problems| label = p.sleep.validate(problems))?;
+    let scope = p
+        .fleet
+        .validate(|problems| label = p.sleep.validate(problems))?;
     let plan = label.ok_or_else(|| TaskError::internal("the sleep group validated but absent"))?;
     Ok((scope, plan))
 }

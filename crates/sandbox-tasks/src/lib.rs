@@ -13,7 +13,7 @@ pub mod cleanup_secrets;
 pub mod context;
 pub mod create_branch;
 pub mod drop_db;
-mod fleet;
+pub mod fleet;
 pub mod gitops;
 pub mod hibernate;
 pub mod needs;

@@ -9,9 +9,8 @@
 //! longer open stay asleep (the reaper deletes them). One commit for all,
 //! pushed with fetch-reapply-retry.
 
-use crate::args::{AppsArgs, AuthorArgs, EnvArgs, ForgeArgs, GithubArgs, RepoArgs, VaultArgs};
 use crate::fleet::{
-    Scope, ScopeArgs, Select, Skipped, edit_error, edit_failed, open_pulls, push_all, sandbox_pr,
+    FleetArgs, Scope, Select, Skipped, edit_error, edit_failed, open_pulls, push_all, sandbox_pr,
     tell_prs, to_json, utc,
 };
 use crate::gitops::{self, ACTION};
@@ -29,38 +28,11 @@ use serde::Serialize;
 pub struct Params {
     #[command(flatten)]
     #[allow(missing_docs)]
-    pub env: EnvArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub repo: RepoArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub author: AuthorArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub apps: AppsArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub forge: ForgeArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub github: GithubArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub vault: VaultArgs,
+    pub fleet: FleetArgs,
 }
 
 fn scope(p: &Params) -> Result<Scope, TaskError> {
-    ScopeArgs {
-        env: &p.env,
-        repo: &p.repo,
-        author: &p.author,
-        apps: &p.apps,
-        forge: &p.forge,
-        github: &p.github,
-        vault: &p.vault,
-    }
-    .validate(|_| {})
+    p.fleet.validate(|_| {})
 }
 
 /// One entry of the `woken` output.
