@@ -113,19 +113,9 @@ pub async fn wait_ready(
                     on_poll(polls, &failure.summary);
                     return Err(WaitError::Failed(failure));
                 }
-                Verdict::Waiting(reason) => {
-                    let mut resources = app.unhealthy_resources();
-                    let mut reason = reason;
-                    if let Some(op) = app.failed_operation() {
-                        if resources.is_empty() {
-                            resources = app.failed_sync_resources();
-                        }
-                        if !op.message.is_empty() && !reason.contains(&op.message) {
-                            reason.push_str(&format!("; sync {}: {}", op.phase, op.message));
-                        }
-                    }
-                    (reason, resources)
-                }
+                // The reason already names a failed operation and its
+                // message; the resources include what it failed to apply.
+                Verdict::Waiting(reason) => (reason, app.unhealthy_resources()),
             },
             Err(KubeError::NotFound { .. }) => (
                 format!(

@@ -149,11 +149,6 @@ fn match_at(tokens: &[Token], name: &[char], fields: &mut [i64; 6]) -> bool {
     }
 }
 
-/// `time` as RFC 3339 in UTC, to the second.
-pub fn rfc3339(time: SystemTime) -> String {
-    sandbox_core::time::rfc3339(time)
-}
-
 /// What to look for.
 #[derive(Debug, Clone)]
 pub struct BackupQuery {
@@ -285,6 +280,7 @@ pub async fn find(storage: &Storage, query: &BackupQuery) -> Result<Backup, DbEr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sandbox_core::time::rfc3339;
 
     #[test]
     fn timestamps_come_from_names() {

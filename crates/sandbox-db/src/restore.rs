@@ -6,7 +6,7 @@
 //! a rerun with the same backup knows it is done.
 
 use crate::admin::{self, Admin};
-use crate::discovery::{self, Backup};
+use crate::discovery::Backup;
 use crate::pipeline::{self, ByteCounter, RestoreOptions, RestoreReport};
 use crate::server::Server;
 use crate::{Compression, DbError, DumpFormat, Format, download};
@@ -331,7 +331,10 @@ impl RestoreMarker {
 
 /// When `backup` was taken, RFC 3339, or empty when unknown.
 pub fn backup_time(backup: &Backup) -> String {
-    backup.time.map(discovery::rfc3339).unwrap_or_default()
+    backup
+        .time
+        .map(sandbox_core::time::rfc3339)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -209,22 +209,6 @@ pub(crate) fn parse_utc(s: &str) -> Option<SystemTime> {
     Some(UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).ok()?))
 }
 
-/// `time` as `2016-07-11T22:14:10Z`.
-pub(crate) fn format_utc(time: SystemTime) -> String {
-    let secs = time
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs() as i64;
-    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = sandbox_core::time::civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,10 +220,13 @@ mod tests {
             t.duration_since(UNIX_EPOCH).unwrap().as_secs(),
             1_468_275_250
         );
-        assert_eq!(format_utc(t), "2016-07-11T22:14:10Z");
-        assert_eq!(format_utc(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert_eq!(sandbox_core::time::rfc3339(t), "2016-07-11T22:14:10Z");
+        assert_eq!(
+            sandbox_core::time::rfc3339(UNIX_EPOCH),
+            "1970-01-01T00:00:00Z"
+        );
         let leap = parse_utc("2024-02-29T00:00:00Z").unwrap();
-        assert_eq!(format_utc(leap), "2024-02-29T00:00:00Z");
+        assert_eq!(sandbox_core::time::rfc3339(leap), "2024-02-29T00:00:00Z");
         assert!(parse_utc("2016-07-11 22:14:10").is_none());
         assert!(parse_utc("2016-13-11T22:14:10Z").is_none());
     }

@@ -198,7 +198,7 @@ impl GitHub {
                     head_sha: &run.head_sha,
                     status: "completed",
                     conclusion: run.conclusion,
-                    completed_at: crate::app::format_utc(std::time::SystemTime::now()),
+                    completed_at: sandbox_core::time::rfc3339(std::time::SystemTime::now()),
                     details_url: run.details_url.as_deref(),
                     output: output(pages.next().unwrap_or(&[])),
                 }),

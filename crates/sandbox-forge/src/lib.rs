@@ -240,51 +240,6 @@ impl GitHub {
         Ok(())
     }
 
-    /// Create or update the one comment on issue/PR `number` that contains
-    /// `marker` (an HTML comment such as `<!-- argo-sandbox -->`), so a
-    /// pipeline keeps one comment up to date instead of adding many.
-    pub async fn upsert_comment(
-        &self,
-        repo: &GithubRepo,
-        number: u64,
-        marker: &str,
-        body: &str,
-    ) -> Result<Comment, ForgeError> {
-        let list = format!(
-            "{}/repos/{}/{}/issues/{number}/comments?per_page=100",
-            self.api, repo.owner, repo.name
-        );
-        let comments: Vec<Comment> = self.get_all(&list).await?;
-        let text = if body.contains(marker) {
-            body.to_string()
-        } else {
-            format!("{marker}\n{body}")
-        };
-        #[derive(Serialize)]
-        struct Body<'a> {
-            body: &'a str,
-        }
-        match comments.iter().find(|c| c.body.contains(marker)) {
-            Some(existing) if existing.body == text => Ok(existing.clone()),
-            Some(existing) => {
-                let url = format!(
-                    "{}/repos/{}/{}/issues/comments/{}",
-                    self.api, repo.owner, repo.name, existing.id
-                );
-                self.send_json(Method::PATCH, &url, Some(&Body { body: &text }))
-                    .await
-            }
-            None => {
-                let url = format!(
-                    "{}/repos/{}/{}/issues/{number}/comments",
-                    self.api, repo.owner, repo.name
-                );
-                self.send_json(Method::POST, &url, Some(&Body { body: &text }))
-                    .await
-            }
-        }
-    }
-
     /// GET every page of a listing, following `Link: <…>; rel="next"`,
     /// at most [`MAX_PAGES`] (a warning says when more were left).
     async fn get_all<T: DeserializeOwned>(&self, first: &str) -> Result<Vec<T>, ForgeError> {

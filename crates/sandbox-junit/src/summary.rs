@@ -4,7 +4,7 @@
 //! duration, the slowest tests, the failures and the reports that could
 //! not be read. Any code that reports on a test run calls these.
 
-use crate::{Outcome, Results};
+use crate::Results;
 use std::fmt::Write;
 
 /// How much a summary lists.
@@ -189,11 +189,6 @@ pub fn first_line<'a>(message: &'a str, details: &'a str) -> &'a str {
         .map(str::trim)
         .find(|l| !l.is_empty())
         .unwrap_or("")
-}
-
-/// True when `outcome` deserves an annotation.
-pub fn is_problem(outcome: Outcome) -> bool {
-    matches!(outcome, Outcome::Failed | Outcome::Errored)
 }
 
 #[cfg(test)]

@@ -384,8 +384,6 @@ async fn publish(
             summary: markdown,
             annotations,
         };
-        // An installation token lasts an hour; a long upload asks again.
-        let github = installation.client().await?;
         let published = github.create_check_run(&plan.repo, &run).await?;
         tracing::info!(
             id = published.id,

@@ -105,7 +105,7 @@ fn rfc3339(t: SystemTime) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
         .subsec_millis();
-    let secs = sandbox_db::discovery::rfc3339(t);
+    let secs = sandbox_core::time::rfc3339(t);
     format!("{}.{millis:03}Z", secs.trim_end_matches('Z'))
 }
 

@@ -489,30 +489,8 @@ fn check_template(ctx: &Spec, t: &Node, out: &mut Out<'_>) {
         }
     }
     // Inputs (validateInputs).
-    field_names(
-        t.at(&["inputs", "parameters"]),
-        &format!("templates.{name}.inputs.parameters"),
-        NameKind::Param,
-        out,
-    );
-    field_names(
-        t.at(&["inputs", "artifacts"]),
-        &format!("templates.{name}.inputs.artifacts"),
-        NameKind::Param,
-        out,
-    );
-    for art in t
-        .at(&["inputs", "artifacts"])
-        .map(Node::items)
-        .unwrap_or_default()
-    {
+    for art in io_names_and_paths("inputs", name, kind, t, out) {
         let art_name = art.get("name").and_then(Node::as_str).unwrap_or("?");
-        if kind.is_some()
-            && !leaf
-            && let Some(path) = art.get("path")
-        {
-            out.push(path.line, "field-not-allowed", format!("template {name}: inputs.artifacts.{art_name}.path is only valid in container/script templates"));
-        }
         if let Some(from) = art.get("from") {
             out.push(from.line, "field-not-allowed", format!("template {name}: inputs.artifacts.{art_name}.from is not valid in inputs (pass it as an argument)"));
         }
@@ -892,31 +870,43 @@ fn check_resource(name: &str, t: &Node, resource: &Node, out: &mut Out<'_>) {
     }
 }
 
-fn check_outputs(name: &str, kind: Option<&str>, t: &Node, out: &mut Out<'_>) {
-    field_names(
-        t.at(&["outputs", "parameters"]),
-        &format!("templates.{name}.outputs.parameters"),
-        NameKind::Param,
-        out,
-    );
-    field_names(
-        t.at(&["outputs", "artifacts"]),
-        &format!("templates.{name}.outputs.artifacts"),
-        NameKind::Param,
-        out,
-    );
-    for art in t
-        .at(&["outputs", "artifacts"])
+/// The names of a template's `inputs` or `outputs` parameters and
+/// artifacts, and an artifact `path` outside container/script templates
+/// (validateInputs / validateOutputs); returns the artifacts for the
+/// checks of that side.
+fn io_names_and_paths<'n>(
+    side: &str,
+    name: &str,
+    kind: Option<&str>,
+    t: &'n Node,
+    out: &mut Out<'_>,
+) -> &'n [Node] {
+    for what in ["parameters", "artifacts"] {
+        field_names(
+            t.at(&[side, what]),
+            &format!("templates.{name}.{side}.{what}"),
+            NameKind::Param,
+            out,
+        );
+    }
+    let artifacts = t
+        .at(&[side, "artifacts"])
         .map(Node::items)
-        .unwrap_or_default()
-    {
+        .unwrap_or_default();
+    for art in artifacts {
         let art_name = art.get("name").and_then(Node::as_str).unwrap_or("?");
         if kind.is_some()
             && !is_leaf(kind)
             && let Some(path) = art.get("path")
         {
-            out.push(path.line, "field-not-allowed", format!("template {name}: outputs.artifacts.{art_name}.path is only valid in container/script templates"));
+            out.push(path.line, "field-not-allowed", format!("template {name}: {side}.artifacts.{art_name}.path is only valid in container/script templates"));
         }
+    }
+    artifacts
+}
+
+fn check_outputs(name: &str, kind: Option<&str>, t: &Node, out: &mut Out<'_>) {
+    for art in io_names_and_paths("outputs", name, kind, t, out) {
         global_name(name, art, out);
     }
     for param in t

@@ -211,11 +211,12 @@ async fn the_sticky_comment_is_created_once_then_updated() {
         .mount(&server)
         .await;
     let gh = GitHub::new(&server.uri(), Some("t"), quick()).unwrap();
-    let c = gh
-        .upsert_comment(&repo(), 1347, marker, "sandbox ready")
+    let (c, action) = gh
+        .sticky_comment(&repo(), 1347, marker, &format!("{marker}\nsandbox ready"))
         .await
         .unwrap();
     assert_eq!(c.id, 99);
+    assert_eq!(action.as_str(), "created");
 
     // Now the list holds our comment: it is edited in place.
     comments.as_array_mut().unwrap().push(created.clone());
@@ -236,9 +237,10 @@ async fn the_sticky_comment_is_created_once_then_updated() {
         .expect(1)
         .mount(&server)
         .await;
-    let c = gh
-        .upsert_comment(&repo(), 1347, marker, "sandbox deleted")
+    let (c, action) = gh
+        .sticky_comment(&repo(), 1347, marker, &format!("{marker}\nsandbox deleted"))
         .await
         .unwrap();
     assert_eq!(c.body, format!("{marker}\nsandbox deleted"));
+    assert_eq!(action.as_str(), "updated");
 }

@@ -108,7 +108,17 @@ impl GithubAppPlan {
         creds: &Credentials,
     ) -> Result<AppInstallation, TaskError> {
         let pem = creds.resolve(&self.key).await.map_err(TaskError::from)?;
-        let key = AppKey::from_pem(pem.expose().as_bytes())?;
+        let key = AppKey::from_pem(pem.expose().as_bytes()).map_err(|e| {
+            let mut problems = Problems::new();
+            problems.push(sandbox_core::Problem {
+                field: "github_app_key".into(),
+                rule: "pem-rsa-key".into(),
+                message: format!("github_app_key does not hold the App's RSA private key: {e}"),
+                value: None,
+                fix: "store the PEM GitHub issued for the App (BEGIN RSA PRIVATE KEY, or PKCS#8 BEGIN PRIVATE KEY) under the reference".into(),
+            });
+            super::invalid(problems)
+        })?;
         Ok(AppInstallation::new(
             api_url,
             self.app_id,

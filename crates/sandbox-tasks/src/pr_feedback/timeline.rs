@@ -206,7 +206,7 @@ fn wall_clock(t: SystemTime) -> String {
         .subsec_millis();
     format!(
         "{}.{millis:03}",
-        sandbox_db::discovery::rfc3339(t)
+        sandbox_core::time::rfc3339(t)
             .replace('T', " ")
             .trim_end_matches('Z')
     )

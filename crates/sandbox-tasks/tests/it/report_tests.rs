@@ -465,3 +465,41 @@ async fn a_dry_run_reads_the_reports_and_sends_nothing() {
     );
     assert!(server.received_requests().await.unwrap().is_empty());
 }
+
+/// A key reference that resolves to something other than an RSA key is a
+/// bad parameter (exit 2, naming github_app_key), and nothing is sent.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_that_is_not_an_rsa_pem_is_named_and_nothing_is_sent() {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("app.pem");
+    std::fs::write(
+        &key,
+        "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    write_report(dir.path(), "report.xml", &big_report(3, 0));
+    let key_ref = format!("file:{}", key.display());
+    let junit = dir.path().display().to_string();
+    let run = tokio::task::block_in_place(|| {
+        report_tests(
+            &server,
+            &[
+                "--github-app-id",
+                APP_ID,
+                "--github-installation-id",
+                INSTALLATION,
+                "--github-app-key",
+                &key_ref,
+                "--junit-path",
+                &junit,
+                "--head-sha",
+                "6dcb09b5b57875f334f61aebed695e2e4193db5e",
+            ],
+        )
+    });
+    assert_eq!(run.code, 2, "{}\n{}", run.result, run.stderr);
+    assert_eq!(run.result["error"]["details"][0]["field"], "github_app_key");
+    assert_eq!(run.result["error"]["details"][0]["rule"], "pem-rsa-key");
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
