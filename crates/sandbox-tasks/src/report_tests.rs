@@ -16,7 +16,7 @@
 use crate::args::{self, EnvArgs, GithubAppArgs, GithubArgs, JunitArgs, VaultArgs};
 use crate::{Context, OutputSpec, Task};
 use clap::Args;
-use sandbox_core::params::{Invalid, Problems};
+use sandbox_core::params::{Invalid, Problems, parse_commit};
 use sandbox_core::{Outputs, Problem, TaskError};
 use sandbox_forge::{
     Annotation, AnnotationLevel, CheckRun, Conclusion, GitHub, Status, StatusState,
@@ -98,19 +98,6 @@ struct Plan {
     source_root: Option<String>,
 }
 
-fn parse_sha(s: &str) -> Result<String, Invalid> {
-    let ok = matches!(s.len(), 40 | 64) && s.bytes().all(|b| b.is_ascii_hexdigit());
-    if ok {
-        Ok(s.to_ascii_lowercase())
-    } else {
-        Err(Invalid::one(
-            "commit-sha",
-            "head_sha must be a full commit SHA (40 hex digits, or 64)",
-            "pass the pull request's head commit, e.g. {{workflow.parameters.head_sha}}, or leave it out to read it from the pull request",
-        ))
-    }
-}
-
 fn parse_check_name(s: &str) -> Result<String, Invalid> {
     let s = s.trim();
     if s.is_empty() || s.len() > 255 || s.chars().any(char::is_control) {
@@ -158,7 +145,7 @@ fn validate(p: &Params, dry_run: bool) -> Result<Plan, TaskError> {
     let github = p.github.validate(true, name, &scope, &mut problems);
     let app = p.app.validate(name, &scope, &mut problems);
     let junit_path = p.junit.validate(&mut problems);
-    let head_sha = problems.parse_opt("head_sha", p.head_sha.as_deref(), parse_sha);
+    let head_sha = problems.parse_opt("head_sha", p.head_sha.as_deref(), parse_commit);
     if p.head_sha.is_none() && p.env.pr_number.is_none() {
         problems.missing(
             "head_sha",

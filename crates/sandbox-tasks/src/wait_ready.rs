@@ -17,7 +17,7 @@ use crate::args::{self, AppsArgs, ArgoCdArgs, EnvArgs, KubeArgs, Refusals};
 use crate::{Context, OutputSpec, Task};
 use clap::Args;
 use sandbox_argocd::{WaitError, WaitOptions, wait_ready};
-use sandbox_core::params::{Invalid, Problems, parse_duration};
+use sandbox_core::params::{Invalid, Problems, parse_commit, parse_duration};
 use sandbox_core::{Outputs, TaskError};
 use std::time::Duration;
 
@@ -72,20 +72,6 @@ struct Plan {
     options: WaitOptions,
 }
 
-/// A commit name: 40 (SHA-1) or 64 (SHA-256) hex digits, as Argo CD's
-/// `status.sync.revision` holds it for a Git source.
-fn parse_revision(s: &str) -> Result<String, Invalid> {
-    if matches!(s.len(), 40 | 64) && s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        Ok(s.to_ascii_lowercase())
-    } else {
-        Err(Invalid::one(
-            "git-commit",
-            format!("{s:?} is not a full commit name (40 or 64 hex digits)"),
-            "pass the commit output of patch-kustomize (the environment branch's head), not a branch name or a short sha",
-        ))
-    }
-}
-
 /// A duration of [`parse_duration`], or milliseconds (`500ms`) for short
 /// polls.
 fn parse_interval(s: &str) -> Result<Duration, Invalid> {
@@ -114,7 +100,7 @@ fn validate(params: &Params) -> Result<Plan, TaskError> {
     let apps = params.apps.validate(env.as_ref(), &mut problems);
     let kube = params.kube.validate(&mut problems);
     let namespace = params.argocd.validate(&mut problems);
-    let revision = problems.parse_opt("revision", params.revision.as_deref(), parse_revision);
+    let revision = problems.parse_opt("revision", params.revision.as_deref(), parse_commit);
     if params.revision.is_none() {
         problems.missing(
             "revision",
@@ -258,10 +244,10 @@ mod tests {
     #[test]
     fn only_a_full_commit_name_is_a_revision() {
         let sha = "6DCB09B5B57875F334F61AEBED695E2E4193DB5E";
-        assert_eq!(parse_revision(sha).unwrap(), sha.to_lowercase());
-        assert!(parse_revision("6dcb09b").is_err());
-        assert!(parse_revision("sbx-pr-42").is_err());
-        assert!(parse_revision(&"g".repeat(40)).is_err());
+        assert_eq!(parse_commit(sha).unwrap(), sha.to_lowercase());
+        assert!(parse_commit("6dcb09b").is_err());
+        assert!(parse_commit("sbx-pr-42").is_err());
+        assert!(parse_commit(&"g".repeat(40)).is_err());
     }
 
     #[test]

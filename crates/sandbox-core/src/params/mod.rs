@@ -3,6 +3,7 @@
 //! breaks, not only the first, and [`Problems`] gathers them across fields.
 
 mod bucket;
+mod commit;
 mod database;
 mod duration;
 mod environment;
@@ -14,6 +15,7 @@ mod pr_number;
 mod repo_path;
 
 pub use bucket::BucketUrl;
+pub use commit::parse_commit;
 pub use database::DatabaseName;
 pub use duration::parse_duration;
 pub use environment::{EnvPrefix, EnvironmentName, Namespace};
