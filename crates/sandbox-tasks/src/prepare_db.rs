@@ -471,11 +471,35 @@ mod tests {
 
     #[test]
     fn the_pool_never_takes_a_protected_source_or_sandbox_name() {
-        for (prefix, template, protected, rule) in [
-            ("sbx_pr", "sbx_template", "", "sandbox-database"),
-            ("sbx_pool", "postgres", "", "protected-database"),
-            ("sbx_pool", "integration", "", "restore-source"),
-            ("shared", "sbx_template", "shared_1", "protected-database"),
+        for (prefix, template, protected, rule, field) in [
+            (
+                "sbx_pr",
+                "sbx_template",
+                "",
+                "sandbox-database",
+                "pool_prefix",
+            ),
+            (
+                "sbx_pool",
+                "postgres",
+                "",
+                "protected-database",
+                "template_name",
+            ),
+            (
+                "sbx_pool",
+                "integration",
+                "",
+                "restore-source",
+                "template_name",
+            ),
+            (
+                "shared",
+                "sbx_template",
+                "shared_1",
+                "protected-database",
+                "pool_prefix",
+            ),
         ] {
             let p = Params {
                 pool: PoolArgs {
@@ -495,7 +519,14 @@ mod tests {
             };
             let err = validate(&p).unwrap_err();
             assert_eq!(err.kind, ErrorKind::Refused, "{prefix} {template}");
+            assert_eq!(
+                err.details.len(),
+                1,
+                "{prefix} {template}: {:?}",
+                err.details
+            );
             assert_eq!(err.details[0].rule, rule, "{prefix} {template}");
+            assert_eq!(err.details[0].field, field, "{prefix} {template}");
         }
     }
 }

@@ -100,17 +100,26 @@ impl PoolPlan {
             } else {
                 name.to_string()
             };
+            // Each field against its own names only, so a refusal names the
+            // field at fault.
+            let names = |db: &str| {
+                if field == "pool_prefix" {
+                    pool::member_index(name, db).is_some()
+                } else {
+                    db == name
+                }
+            };
             let protected_hit = PROTECTED_DATABASES
                 .iter()
                 .map(|s| s.to_string())
                 .chain(protected.iter().cloned())
-                .any(|p| p == probe || self.holds(&p));
+                .any(|p| p == probe || names(&p));
             let result = if protected_hit {
                 Err(refusal(
                     "protected-database",
                     format!("{field} {name} names a protected database"),
                 ))
-            } else if source.is_some_and(|s| self.holds(s.as_str())) {
+            } else if source.is_some_and(|s| names(s.as_str())) {
                 Err(refusal(
                     "restore-source",
                     format!("{field} {name} names the restore source"),
