@@ -47,7 +47,8 @@ timed() {
   record "$label" "$(echo "$e - $s" | bc)"
 }
 # Each timed step starts from a checkpoint, so none pays for the dirty
-# buffers of the one before (FILE_COPY checkpoints itself).
+# buffers of the one before (FILE_COPY checkpoints itself: PostgreSQL
+# src/backend/commands/dbcommands.c CreateDatabaseUsingFileCopy).
 fresh() { dropdb --if-exists "$1" 2>/dev/null; psql -XqAtc CHECKPOINT postgres; }
 strategy_was() {
   [ "$(cat "$WORK/out/strategy")" = "$1" ] \

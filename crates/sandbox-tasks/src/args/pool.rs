@@ -24,7 +24,9 @@ pub struct PoolArgs {
 }
 
 /// How long a clone waits for the template when not told: PostgreSQL
-/// itself waits 5 s in `CREATE DATABASE` for other sessions to leave.
+/// itself waits 5 s in `CREATE DATABASE` for other sessions to leave
+/// (`src/backend/storage/ipc/procarray.c` `CountOtherDBBackends`: 50 tries
+/// 100 ms apart, ending autovacuum workers on the way).
 pub const DEFAULT_TEMPLATE_WAIT: &str = "30s";
 
 impl Default for PoolArgs {
